@@ -1,0 +1,97 @@
+"""A two-layer network: tanh hidden layer, sigmoid output, cross-entropy cost.
+
+Shapes (n_x inputs, n_h hidden units, n_y = 1 output, m examples):
+    X (n_x, m), Y (1, m)
+    W1 (n_h, n_x), b1 (n_h, 1), W2 (n_y, n_h), b2 (n_y, 1)
+    Z1 = W1 X + b1, A1 = tanh(Z1)      (n_h, m)
+    Z2 = W2 A1 + b2, A2 = sigmoid(Z2)   (1, m)
+The arithmetic runs in the dtype of the parameters and of X.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Parameters = dict[str, np.ndarray]
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-z), computed from e^-|z| so that no exponent overflows."""
+    z = np.asarray(z)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def initialize_parameters(n_x: int, n_h: int, n_y: int, seed: int | None = None,
+                          dtype: Any = np.float64) -> Parameters:
+    """W1 then W2 drawn from N(0, 0.01^2) by RandomState(seed); zero biases."""
+    rng = np.random.RandomState(seed)
+    W1 = rng.randn(n_h, n_x) * 0.01
+    W2 = rng.randn(n_y, n_h) * 0.01
+    return {
+        "W1": W1.astype(dtype, copy=False),
+        "b1": np.zeros((n_h, 1), dtype=dtype),
+        "W2": W2.astype(dtype, copy=False),
+        "b2": np.zeros((n_y, 1), dtype=dtype),
+    }
+
+
+def forward_propagation(X: np.ndarray, parameters: Parameters) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return A2 (1, m) and the cache {"Z1", "A1", "Z2", "A2"} that backward_propagation needs."""
+    Z1 = parameters["W1"] @ X + parameters["b1"]
+    A1 = np.tanh(Z1)
+    Z2 = parameters["W2"] @ A1 + parameters["b2"]
+    A2 = sigmoid(Z2)
+    return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+
+
+def compute_cost(A2: np.ndarray, Y: np.ndarray, parameters: Parameters | None = None) -> float:
+    """Mean cross-entropy of probabilities A2 (1, m) against labels Y (1, m).
+
+    A2 is clipped one machine epsilon away from 0 and 1 so that saturated outputs give a large
+    finite cost instead of inf or NaN. `parameters` is accepted and unused, as in the
+    three-argument form of this function.
+    """
+    eps = np.finfo(np.result_type(A2, np.float32)).eps
+    A2 = np.clip(A2, eps, 1 - eps)
+    m = Y.shape[1]
+    log_probs = Y * np.log(A2) + (1 - Y) * np.log(1 - A2)
+    return float(-np.sum(log_probs) / m)
+
+
+def cost_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
+    """The same cross-entropy from the logits: mean of log(1 + e^z) - y z, finite for any z."""
+    m = Y.shape[1]
+    return float(np.sum(np.logaddexp(0, Z2) - Y * Z2) / m)
+
+
+def backward_propagation(parameters: Parameters, cache: dict[str, np.ndarray],
+                         X: np.ndarray, Y: np.ndarray) -> Parameters:
+    """Gradients of the mean cross-entropy: {"dW1", "db1", "dW2", "db2"}, shaped like the parameters."""
+    m = X.shape[1]
+    A1, A2 = cache["A1"], cache["A2"]
+    dZ2 = A2 - Y                                        # (1, m)
+    dW2 = (dZ2 @ A1.T) / m                              # (1, n_h)
+    db2 = np.sum(dZ2, axis=1, keepdims=True) / m        # (1, 1)
+    dZ1 = (parameters["W2"].T @ dZ2) * (1 - A1 * A1)    # (n_h, m)
+    dW1 = (dZ1 @ X.T) / m                               # (n_h, n_x)
+    db1 = np.sum(dZ1, axis=1, keepdims=True) / m        # (n_h, 1)
+    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+
+def update_parameters(parameters: Parameters, grads: Parameters,
+                      learning_rate: float = 0.1) -> Parameters:
+    """One gradient-descent step: theta <- theta - learning_rate * d_theta (a new dict)."""
+    lr = np.asarray(learning_rate, dtype=parameters["W1"].dtype)
+    return {name: value - lr * grads["d" + name] for name, value in parameters.items()}
+
+
+def predict_proba(parameters: Parameters, X: np.ndarray) -> np.ndarray:
+    """Probability of dog for each column of X: (1, m)."""
+    return forward_propagation(X, parameters)[0]
+
+
+def predict(parameters: Parameters, X: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """0/1 predictions (1, m): dog where the probability exceeds `threshold`."""
+    return (predict_proba(parameters, X) > threshold).astype(np.uint8)

@@ -1,0 +1,157 @@
+"""The one place where params.yaml is read and checked.
+
+Each stage calls `load_params()` before doing any work: every section is validated, so a bad
+value stops the pipeline at its first stage with a message naming the key and what is allowed.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from catdog.errors import CatdogError
+
+DTYPES = ("float32", "float64")
+
+
+class ParamsError(CatdogError, ValueError):
+    """A value in params.yaml is missing, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class DemoParams:
+    """The synthetic demo set that the `demo` stage draws."""
+
+    out_dir: str
+    n_images: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the photos are and how ingest turns them into arrays."""
+
+    train_dir: str
+    test_dir: str  # "" means: split train_dir by test_fraction
+    test_fraction: float
+    split_seed: int
+    image_size: int
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    hidden_size: int
+    learning_rate: float
+    iterations: int
+    seed: int
+    dtype: str
+    cost_every: int
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Params:
+    demo: DemoParams
+    data: DataParams
+    train: TrainParams
+    evaluate: EvaluateParams
+
+
+def _section(raw: dict[str, Any], name: str, cls: type) -> Any:
+    section = raw.get(name)
+    if not isinstance(section, dict):
+        raise ParamsError(f"params.yaml: section '{name}' is missing or not a mapping")
+    wanted = {f.name: f.type for f in fields(cls)}
+    unknown = sorted(set(section) - set(wanted))
+    if unknown:
+        raise ParamsError(
+            f"params.yaml: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)}; "
+            f"allowed in '{name}': {', '.join(wanted)}"
+        )
+    values = {}
+    for key, type_name in wanted.items():
+        full = f"{name}.{key}"
+        if key not in section:
+            raise ParamsError(f"params.yaml: missing key {full}")
+        values[key] = _coerce(full, section[key], type_name)
+    return cls(**values)
+
+
+def _coerce(full: str, value: Any, type_name: str) -> Any:
+    if type_name == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{full} must be a whole number, got {value!r}")
+        return value
+    if type_name == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamsError(f"{full} must be a number, got {value!r}")
+        return float(value)
+    if type_name == "str":
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ParamsError(f"{full} must be a string, got {value!r}")
+        return value
+    raise AssertionError(type_name)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ParamsError(message)
+
+
+def validate(params: Params) -> Params:
+    """Range checks; folders are checked by `require_folders` when they are about to be read."""
+    d, t, e, g = params.data, params.train, params.evaluate, params.demo
+    _check(d.train_dir != "", "data.train_dir must name a folder of images")
+    _check(0.0 < d.test_fraction < 1.0,
+           f"data.test_fraction must be in the open interval (0, 1), got {d.test_fraction}")
+    _check(d.image_size >= 8, f"data.image_size must be at least 8 (pixels), got {d.image_size}")
+    _check(t.hidden_size >= 1, f"train.hidden_size must be at least 1, got {t.hidden_size}")
+    _check(t.learning_rate > 0, f"train.learning_rate must be greater than 0, got {t.learning_rate}")
+    _check(t.iterations >= 1, f"train.iterations must be at least 1, got {t.iterations}")
+    _check(t.dtype in DTYPES,
+           f"train.dtype must be one of {', '.join(DTYPES)}, got {t.dtype!r}")
+    _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
+    _check(t.seed >= 0, f"train.seed must be 0 or more, got {t.seed}")
+    _check(d.split_seed >= 0, f"data.split_seed must be 0 or more, got {d.split_seed}")
+    _check(0.0 < e.threshold < 1.0,
+           f"evaluate.threshold must be in the open interval (0, 1), got {e.threshold}")
+    _check(g.n_images >= 2, f"demo.n_images must be at least 2, got {g.n_images}")
+    _check(g.seed >= 0, f"demo.seed must be 0 or more, got {g.seed}")
+    _check(g.out_dir != "", "demo.out_dir must name a folder")
+    return params
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> Params:
+    """Read and validate the whole params file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found (run from the project's top folder)") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections")
+    return validate(Params(
+        demo=_section(raw, "demo", DemoParams),
+        data=_section(raw, "data", DataParams),
+        train=_section(raw, "train", TrainParams),
+        evaluate=_section(raw, "evaluate", EvaluateParams),
+    ))
+
+
+def require_folders(data: DataParams) -> None:
+    """Fail naming the key when a configured image folder does not exist."""
+    for key in ("train_dir", "test_dir"):
+        folder = getattr(data, key)
+        if folder and not Path(folder).is_dir():
+            raise ParamsError(f"data.{key}: folder {folder!r} does not exist")
