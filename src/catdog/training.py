@@ -43,19 +43,21 @@ def train(X: np.ndarray, Y: np.ndarray, hidden_size: int, learning_rate: float,
     parameters = initialize_parameters(X.shape[0], hidden_size, Y.shape[0], seed, dtype)
     result = TrainResult(parameters)
     bar = tqdm(range(iterations), desc="train", unit="it", disable=None if progress else True)
-    for i in bar:
-        _, cache = forward_propagation(X, parameters)
-        cost = cost_from_logits(cache["Z2"], Y)
-        if not math.isfinite(cost):
-            raise TrainingDiverged(
-                f"training diverged at iteration {i} (cost {cost}); "
-                f"lower train.learning_rate (now {learning_rate})")
-        if i % cost_every == 0 or i == iterations - 1:
-            result.cost_iterations.append(i)
-            result.costs.append(cost)
-            bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
-        grads = backward_propagation(parameters, cache, X, Y)
-        parameters = update_parameters(parameters, grads, learning_rate)
+    # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in bar:
+            _, cache = forward_propagation(X, parameters)
+            cost = cost_from_logits(cache["Z2"], Y)
+            if not math.isfinite(cost):
+                raise TrainingDiverged(
+                    f"training diverged at iteration {i} (cost {cost}); "
+                    f"lower train.learning_rate (now {learning_rate})")
+            if i % cost_every == 0 or i == iterations - 1:
+                result.cost_iterations.append(i)
+                result.costs.append(cost)
+                bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
+            grads = backward_propagation(parameters, cache, X, Y)
+            parameters = update_parameters(parameters, grads, learning_rate)
     if not all(np.all(np.isfinite(p)) for p in parameters.values()):
         raise TrainingDiverged(
             f"training diverged: the weights are no longer finite; "

@@ -1,0 +1,42 @@
+"""Shared fixtures: small photo folders written by the tests themselves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from catdog.params import DataParams
+
+
+def write_photo(path: Path, rng: np.random.Generator, height: int = 40, width: int = 50) -> Path:
+    """A random colour picture, encoded by its suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(path.suffix, image)
+    assert ok
+    path.write_bytes(data.tobytes())
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path, rng: np.random.Generator) -> Path:
+    """10 cats and 10 dogs named the Kaggle way."""
+    folder = tmp_path / "photos"
+    for i in range(10):
+        write_photo(folder / f"cat.{i}.jpg", rng)
+        write_photo(folder / f"dog.{i}.png", rng)
+    return folder
+
+
+def data_params(train_dir: Path | str, test_dir: Path | str = "", **changes) -> DataParams:
+    values = dict(train_dir=str(train_dir), test_dir=str(test_dir), test_fraction=0.2,
+                  split_seed=0, image_size=16)
+    values.update(changes)
+    return DataParams(**values)

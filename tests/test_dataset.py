@@ -1,0 +1,103 @@
+import os
+
+import numpy as np
+import pytest
+
+from conftest import data_params, write_photo
+from catdog.dataset import IngestError, ingest, list_files, stratified_test_mask
+from catdog.features import flatten
+from catdog.images import read_image
+
+
+def test_every_file_gets_one_manifest_row(photo_folder, rng):
+    (photo_folder / "Thumbs.db").write_bytes(b"\x00" * 10)
+    (photo_folder / "README.txt").write_text("photos")
+    (photo_folder / "cat.99.jpg").write_bytes(b"")
+    (photo_folder / "dog.98.jpg").write_text("<html>oops</html>")
+    write_photo(photo_folder / "image_1.jpg", rng)
+    write_photo(photo_folder / "hotdog.1.jpg", rng)
+    write_photo(photo_folder / "nested" / "cats" / "7.jpg", rng)
+
+    manifest, splits = ingest(data_params(photo_folder), progress=False)
+
+    on_disk = sorted(p.relative_to(photo_folder).as_posix()
+                     for p in photo_folder.rglob("*") if p.is_file())
+    listed = sorted(os.path.relpath(p, photo_folder).replace(os.sep, "/") for p in manifest.path)
+    assert listed == on_disk
+    by_name = {os.path.basename(p): row for p, row in zip(manifest.path, manifest.to_dict("records"))}
+    assert by_name["Thumbs.db"]["reason"].startswith("not an image file")
+    assert by_name["README.txt"]["status"] == "skipped"
+    assert by_name["cat.99.jpg"]["reason"] == "empty file"
+    assert "not an image OpenCV can decode" in by_name["dog.98.jpg"]["reason"]
+    assert by_name["image_1.jpg"]["reason"].startswith("no label")
+    assert by_name["hotdog.1.jpg"]["reason"].startswith("no label")
+    assert by_name["7.jpg"]["status"] == "ok" and by_name["7.jpg"]["label"] == "cat"
+    assert (manifest.status == "ok").sum() == 21
+    assert sum(len(s.labels) for s in splits.values()) == 21
+
+
+def test_split_is_stratified_seeded_and_in_sorted_path_order(photo_folder):
+    manifest, splits = ingest(data_params(photo_folder, test_fraction=0.3), progress=False)
+    test = splits["test"]
+    assert np.bincount(test.labels, minlength=2).tolist() == [3, 3]
+    assert np.bincount(splits["train"].labels, minlength=2).tolist() == [7, 7]
+    assert test.paths == sorted(test.paths) and splits["train"].paths == sorted(splits["train"].paths)
+    assert set(manifest.loc[manifest.split == "test", "path"]) == set(test.paths)
+    again = ingest(data_params(photo_folder, test_fraction=0.3), progress=False)[1]["test"]
+    assert again.paths == test.paths
+    other = ingest(data_params(photo_folder, test_fraction=0.3, split_seed=5), progress=False)[1]["test"]
+    assert other.paths != test.paths
+
+
+def test_images_are_the_read_image_pixels_with_matching_labels(photo_folder):
+    _, splits = ingest(data_params(photo_folder), progress=False)
+    train = splits["train"]
+    assert train.images.dtype == np.uint8 and train.images.shape[1:] == (16, 16, 3)
+    for image, label, path in zip(train.images, train.labels, train.paths):
+        np.testing.assert_array_equal(image, read_image(path, 16))
+        assert label == (1 if os.path.basename(path).startswith("dog") else 0)
+
+
+def test_a_separate_test_folder_is_used_as_is(photo_folder, tmp_path, rng):
+    test_dir = tmp_path / "test"
+    write_photo(test_dir / "cat.100.jpg", rng)
+    write_photo(test_dir / "dog.100.jpg", rng)
+    manifest, splits = ingest(data_params(photo_folder, test_dir), progress=False)
+    assert len(splits["train"].labels) == 20
+    assert [os.path.basename(p) for p in splits["test"].paths] == ["cat.100.jpg", "dog.100.jpg"]
+
+
+def test_no_usable_image_stops_ingest(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("nothing here")
+    with pytest.raises(IngestError, match="no usable images"):
+        ingest(data_params(folder), progress=False)
+
+
+def test_one_class_missing_stops_ingest(tmp_path, rng):
+    for i in range(5):
+        write_photo(tmp_path / "photos" / f"cat.{i}.jpg", rng)
+    with pytest.raises(IngestError, match="no usable dog images"):
+        ingest(data_params(tmp_path / "photos"), progress=False)
+
+
+def test_a_folder_link_is_listed_not_followed(photo_folder):
+    (photo_folder / "loop").symlink_to(photo_folder, target_is_directory=True)
+    notes = dict(list_files(photo_folder))
+    assert notes[(photo_folder / "loop").as_posix()] == "link to a folder, not followed"
+
+
+def test_stratified_test_mask_keeps_one_of_each_class_on_both_sides():
+    labels = np.array([0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+    mask = stratified_test_mask(labels, 0.1, 0)
+    assert mask[labels == 0].sum() == 1 and mask[labels == 1].sum() == 1
+
+
+def test_flatten_matches_the_column_per_image_layout():
+    images = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    X, Y = flatten(images, np.array([1, 0]))
+    assert X.shape == (48, 2) and Y.shape == (1, 2) and X.dtype == np.float32
+    np.testing.assert_array_equal(X[:, 1], images[1].reshape(-1).astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(Y, [[1, 0]])
+    assert X.min() >= 0 and X.max() <= 1

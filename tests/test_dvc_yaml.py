@@ -1,0 +1,64 @@
+"""dvc.yaml declares what each stage really uses."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+DVC_YAML = yaml.safe_load((PROJECT / "dvc.yaml").read_text())
+STAGES = DVC_YAML["stages"]
+
+
+def catdog_modules(path: Path, seen: set[str] | None = None) -> set[str]:
+    """src/catdog/*.py files that `path` imports, directly or through each other."""
+    seen = set() if seen is None else seen
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            module = PROJECT / "src" / (name.replace(".", "/") + ".py")
+            rel = module.relative_to(PROJECT).as_posix()
+            if name.startswith("catdog.") and module.exists() and rel not in seen:
+                seen.add(rel)
+                catdog_modules(module, seen)
+    return seen
+
+
+def params_read(script: Path) -> set[str]:
+    """The params sections a stage script reads: `load_params().<section>`."""
+    return set(re.findall(r"load_params\(\)\.(\w+)", script.read_text()))
+
+
+@pytest.mark.parametrize("name", list(STAGES))
+def test_each_stage_depends_on_its_script_and_every_module_it_imports(name):
+    stage = STAGES[name]
+    script = re.fullmatch(r"python (stages/\w+\.py)", stage["cmd"]).group(1)
+    deps = set(stage["deps"])
+    assert script in deps
+    missing = catdog_modules(PROJECT / script) - deps
+    assert not missing, f"stage {name} imports {sorted(missing)} but does not list them as deps"
+
+
+@pytest.mark.parametrize("name", list(STAGES))
+def test_each_stage_declares_the_params_section_it_reads(name):
+    declared = {p.split(".")[0] for p in STAGES[name].get("params", [])}
+    assert params_read(PROJECT / f"stages/{name}.py") == declared
+
+
+def test_metrics_and_plots_are_declared_and_kept_in_git():
+    assert DVC_YAML["metrics"] == ["metrics/train.json", "metrics/evaluate.json"]
+    plots = {next(iter(p)): next(iter(p.values())) for p in DVC_YAML["plots"]}
+    assert plots["metrics/cost.csv"]["template"] == "linear"
+    assert (plots["metrics/roc.csv"]["x"], plots["metrics/roc.csv"]["y"]) == ("fpr", "tpr")
+    assert plots["metrics/confusion.csv"]["template"] == "confusion"
+    uncached = {next(iter(o)) for s in STAGES.values() for o in s["outs"]
+                if isinstance(o, dict) and next(iter(o.values())).get("cache") is False}
+    assert set(plots) | set(DVC_YAML["metrics"]) <= uncached

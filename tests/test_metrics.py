@@ -1,0 +1,56 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from catdog.metrics import classification_metrics, confusion_counts, log_loss, roc_auc, roc_curve
+
+
+def pairwise_auc(y, p):
+    """Reference: fraction of (positive, negative) pairs ranked right, ties counting half."""
+    pos, neg = p[y == 1], p[y == 0]
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_roc_auc_equals_the_pairwise_count(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 60)
+    p = np.round(rng.random(60), 1)  # many ties
+    assert roc_auc(y, p) == pytest.approx(pairwise_auc(y, p), abs=1e-12)
+
+
+def test_roc_curve_runs_from_origin_to_one_one_and_counts_thresholds():
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.9, 0.8, 0.8, 0.1])
+    fpr, tpr, thresholds = roc_curve(y, p)
+    np.testing.assert_allclose(fpr, [0, 0, 0.5, 1])
+    np.testing.assert_allclose(tpr, [0, 0.5, 1, 1])
+    assert thresholds[0] == np.inf and list(thresholds[1:]) == [0.9, 0.8, 0.1]
+
+
+def test_classification_metrics_from_counts():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 1])
+    p = np.array([0.9, 0.6, 0.4, 0.2, 0.7, 0.1, 0.3, 0.8])
+    m = classification_metrics(y, p, 0.5)
+    assert (m["tp"], m["fp"], m["tn"], m["fn"]) == (3, 1, 3, 1)
+    assert m["accuracy"] == 6 / 8 and m["precision"] == 3 / 4 and m["recall"] == 3 / 4
+    assert m["f1"] == pytest.approx(0.75)
+    expected_loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert m["log_loss"] == pytest.approx(expected_loss, rel=1e-12)
+    assert m["roc_auc"] == pytest.approx(pairwise_auc(y, p))
+    assert all(type(v) in (int, float) for v in m.values())  # plain JSON types
+
+
+def test_no_predicted_positives_gives_zero_precision_not_nan():
+    m = classification_metrics(np.array([1, 0]), np.array([0.1, 0.2]))
+    assert m["precision"] == 0.0 and m["f1"] == 0.0
+
+
+def test_log_loss_stays_finite_for_certain_mistakes():
+    assert np.isfinite(log_loss(np.array([1, 0]), np.array([0.0, 1.0])))
+
+
+def test_confusion_counts():
+    assert confusion_counts(np.array([1, 0, 1]), np.array([1, 1, 0])) == {"tp": 1, "fp": 1, "tn": 0, "fn": 1}

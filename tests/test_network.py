@@ -1,0 +1,183 @@
+"""The network against an independent, straightforward implementation of the same equations."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import catdog
+from catdog.network import (
+    backward_propagation,
+    compute_cost,
+    cost_from_logits,
+    forward_propagation,
+    initialize_parameters,
+    predict,
+    sigmoid,
+    update_parameters,
+)
+from catdog.training import train
+
+
+# ---- reference: the six equations written out plainly, in float64 --------------------------
+def ref_forward(X, W1, b1, W2, b2):
+    A1 = np.tanh(np.dot(W1, X) + b1)
+    A2 = 1.0 / (1.0 + np.exp(-(np.dot(W2, A1) + b2)))
+    return A1, A2
+
+
+def ref_cost(A2, Y):
+    m = Y.shape[1]
+    return -np.sum(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)) / m
+
+
+def ref_gradients(X, Y, W2, A1, A2):
+    m = X.shape[1]
+    dZ2 = A2 - Y
+    dZ1 = np.dot(W2.T, dZ2) * (1 - A1 ** 2)
+    return (np.dot(dZ1, X.T) / m, np.sum(dZ1, axis=1, keepdims=True) / m,
+            np.dot(dZ2, A1.T) / m, np.sum(dZ2, axis=1, keepdims=True) / m)
+
+
+def ref_cost_curve(X, Y, W1, b1, W2, b2, learning_rate, iterations):
+    costs = []
+    for _ in range(iterations):
+        A1, A2 = ref_forward(X, W1, b1, W2, b2)
+        costs.append(ref_cost(A2, Y))
+        dW1, db1, dW2, db2 = ref_gradients(X, Y, W2, A1, A2)
+        W1, b1 = W1 - learning_rate * dW1, b1 - learning_rate * db1
+        W2, b2 = W2 - learning_rate * dW2, b2 - learning_rate * db2
+    return np.array(costs)
+
+
+def toy_data(n_x=300, m=120, seed=0):
+    """Pixels in [0, 1] whose mean brightness in the first half decides the label."""
+    rng = np.random.RandomState(seed)
+    X = rng.randint(0, 256, size=(n_x, m)) / 255.0
+    Y = (X[: n_x // 2].mean(axis=0, keepdims=True) > 0.5).astype(np.float64)
+    return X, Y
+
+
+# ---- tests -----------------------------------------------------------------------------------
+def test_initialize_parameters_draws_w1_then_w2_from_randomstate():
+    p = initialize_parameters(5, 4, 1, seed=3)
+    rng = np.random.RandomState(3)
+    np.testing.assert_array_equal(p["W1"], rng.randn(4, 5) * 0.01)
+    np.testing.assert_array_equal(p["W2"], rng.randn(1, 4) * 0.01)
+    assert p["b1"].shape == (4, 1) and not p["b1"].any()
+    assert p["b2"].shape == (1, 1) and not p["b2"].any()
+
+
+def test_initialize_parameters_does_not_touch_global_random_state():
+    np.random.seed(0)
+    before = np.random.get_state()[1].copy()
+    initialize_parameters(5, 4, 1, seed=3)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+
+
+def test_functions_are_exported_under_their_names():
+    assert catdog.forward_propagation is forward_propagation
+    assert catdog.initialize_parameters is initialize_parameters
+
+
+def test_forward_and_backward_match_the_reference():
+    X, Y = toy_data()
+    p = initialize_parameters(X.shape[0], 7, 1, seed=2)
+    p["b1"] = np.random.RandomState(5).randn(7, 1) * 0.1
+    A2, cache = forward_propagation(X, p)
+    A1_ref, A2_ref = ref_forward(X, p["W1"], p["b1"], p["W2"], p["b2"])
+    np.testing.assert_allclose(A2, A2_ref, rtol=1e-13)
+    np.testing.assert_allclose(cache["A1"], A1_ref, rtol=1e-13)
+    assert A2.shape == (1, X.shape[1]) and cache["Z1"].shape == (7, X.shape[1])
+    grads = backward_propagation(p, cache, X, Y)
+    for name, ref in zip(("dW1", "db1", "dW2", "db2"), ref_gradients(X, Y, p["W2"], A1_ref, A2_ref)):
+        np.testing.assert_allclose(grads[name], ref, rtol=1e-12, atol=1e-18, err_msg=name)
+        assert grads[name].shape == p[name[1:]].shape
+
+
+def test_cost_forms_agree_with_the_reference():
+    X, Y = toy_data()
+    p = initialize_parameters(X.shape[0], 7, 1, seed=2)
+    A2, cache = forward_propagation(X, p)
+    ref = ref_cost(A2, Y)
+    assert compute_cost(A2, Y) == pytest.approx(ref, rel=1e-14)
+    assert compute_cost(A2, Y, p) == pytest.approx(ref, rel=1e-14)  # three-argument form
+    assert cost_from_logits(cache["Z2"], Y) == pytest.approx(ref, rel=1e-12)
+
+
+def test_gradients_pass_a_numerical_check():
+    X, Y = toy_data(n_x=20, m=30)
+    p = initialize_parameters(20, 4, 1, seed=7)
+    p = {k: v + np.random.RandomState(8).randn(*v.shape) * 0.5 for k, v in p.items()}
+
+    def cost(params):
+        return cost_from_logits(forward_propagation(X, params)[1]["Z2"], Y)
+
+    _, cache = forward_propagation(X, p)
+    grads = backward_propagation(p, cache, X, Y)
+    h = 1e-6
+    for name, value in p.items():
+        numeric = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            plus = {k: v.copy() for k, v in p.items()}
+            minus = {k: v.copy() for k, v in p.items()}
+            plus[name][idx] += h
+            minus[name][idx] -= h
+            numeric[idx] = (cost(plus) - cost(minus)) / (2 * h)
+        analytic = grads["d" + name]
+        rel = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))
+        assert rel < 1e-7, (name, rel)
+
+
+def test_training_in_float64_reproduces_the_reference_cost_curve():
+    X, Y = toy_data()
+    result = train(X, Y, hidden_size=6, learning_rate=0.01, iterations=300, seed=4,
+                   dtype="float64", cost_every=1, progress=False)
+    p0 = initialize_parameters(X.shape[0], 6, 1, seed=4)
+    ref = ref_cost_curve(X, Y, p0["W1"], p0["b1"], p0["W2"], p0["b2"], 0.01, 300)
+    assert result.cost_iterations == list(range(300))
+    np.testing.assert_allclose(result.costs, ref, rtol=1e-9)
+    assert ref[-1] < ref[0]  # the regime really trains
+
+
+def test_training_in_float32_stays_close_to_the_reference():
+    X, Y = toy_data()
+    result = train(X, Y, 6, 0.01, 300, 4, "float32", 1, progress=False)
+    p0 = initialize_parameters(X.shape[0], 6, 1, seed=4)
+    ref = ref_cost_curve(X, Y, p0["W1"], p0["b1"], p0["W2"], p0["b2"], 0.01, 300)
+    assert result.parameters["W1"].dtype == np.float32
+    np.testing.assert_allclose(result.costs, ref, rtol=1e-4)
+
+
+def test_saturated_outputs_give_finite_costs_and_no_warnings():
+    Y = np.array([[1.0, 0.0, 1.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A2 = sigmoid(np.array([[1000.0, -1000.0, -800.0, 800.0]]))
+        assert np.all(np.isfinite(A2)) and A2[0, 0] == 1.0 and A2[0, 1] == 0.0
+        cost = compute_cost(A2, Y)
+        assert np.isfinite(cost) and cost > 10  # two confident mistakes
+        assert compute_cost(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]])) < 1e-12
+        logits_cost = cost_from_logits(np.array([[1000.0, -1000.0, -800.0, 800.0]]), Y)
+        assert logits_cost == pytest.approx((800 + 800) / 4)
+
+
+def test_sigmoid_matches_the_textbook_formula_where_that_formula_is_safe():
+    z = np.linspace(-30, 30, 601)
+    np.testing.assert_allclose(sigmoid(z), 1 / (1 + np.exp(-z)), rtol=1e-15, atol=0)
+
+
+def test_update_parameters_steps_against_the_gradient():
+    p = {"W1": np.ones((2, 3)), "b1": np.zeros((2, 1)), "W2": np.ones((1, 2)), "b2": np.zeros((1, 1))}
+    g = {"dW1": np.full((2, 3), 2.0), "db1": np.ones((2, 1)), "dW2": np.ones((1, 2)), "db2": np.ones((1, 1))}
+    new = update_parameters(p, g, 0.5)
+    np.testing.assert_array_equal(new["W1"], np.zeros((2, 3)))
+    np.testing.assert_array_equal(new["b2"], np.full((1, 1), -0.5))
+    np.testing.assert_array_equal(p["W1"], np.ones((2, 3)))  # input left alone
+
+
+def test_predict_thresholds_the_probability():
+    p = {"W1": np.eye(2), "b1": np.zeros((2, 1)), "W2": np.array([[1.0, -1.0]]), "b2": np.zeros((1, 1))}
+    X = np.array([[2.0, 0.0, 1.0], [0.0, 2.0, 1.0]])
+    np.testing.assert_array_equal(predict(p, X), [[1, 0, 0]])

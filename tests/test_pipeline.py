@@ -1,0 +1,106 @@
+"""End to end: the real `dvc repro` on a copy of the project in a temporary git repository."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline_repo import Repo
+from catdog.storage import load_npz
+
+pytestmark = pytest.mark.pipeline
+
+SMALL = {
+    "demo": {"n_images": 40, "seed": 3},
+    "train": {"iterations": 60, "cost_every": 7},
+}
+OUTPUTS = ["data/raw/demo", "data/interim", "data/processed", "models", "metrics", "dvc.lock"]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Repo:
+    """The project after one `dvc repro`, committed."""
+    repo = Repo.create(tmp_path_factory.mktemp("pipeline") / "project", **SMALL)
+    ran, _ = repo.repro()
+    assert ran == ["demo", "ingest", "featurize", "train", "evaluate"]
+    repo.commit("first run")
+    return repo
+
+
+def test_outputs_exist_with_the_declared_shapes(repo):
+    root = repo.root
+    manifest = pd.read_csv(root / "data/interim/manifest.csv")
+    assert len(manifest) == 40 and set(manifest.status) == {"ok"}
+    assert sorted(manifest.split.value_counts().items()) == [("test", 8), ("train", 32)]
+    for split, m in (("train", 32), ("test", 8)):
+        arrays = load_npz(root / f"data/processed/{split}.npz")
+        assert arrays["X"].shape == (12288, m) and arrays["Y"].shape == (1, m)
+        assert 0 <= arrays["X"].min() and arrays["X"].max() <= 1
+        images = load_npz(root / f"data/interim/{split}.npz")["images"]
+        assert images.shape == (m, 64, 64, 3) and images.dtype == np.uint8
+    model = load_npz(root / "models/model.npz")
+    assert model["W1"].shape == (10, 12288) and model["W2"].shape == (1, 10)
+    assert int(model["image_size"]) == 64 and str(model["channel_order"]) == "BGR"
+    train = json.loads((root / "metrics/train.json").read_text())
+    assert train["iterations"] == 60 and {"final_cost", "accuracy"} <= set(train)
+    cost = pd.read_csv(root / "metrics/cost.csv")
+    assert list(cost.columns) == ["iteration", "cost"]
+    assert cost.iteration.tolist() == [0, 7, 14, 21, 28, 35, 42, 49, 56, 59]
+    evaluate = json.loads((root / "metrics/evaluate.json").read_text())
+    assert {"accuracy", "precision", "recall", "f1", "log_loss", "roc_auc",
+            "tp", "fp", "tn", "fn"} <= set(evaluate)
+    assert evaluate["tp"] + evaluate["fp"] + evaluate["tn"] + evaluate["fn"] == 8
+    roc = pd.read_csv(root / "metrics/roc.csv")
+    assert list(roc.columns) == ["fpr", "tpr"] and roc.iloc[-1].tolist() == [1.0, 1.0]
+    confusion = pd.read_csv(root / "metrics/confusion.csv")
+    assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 8
+
+
+def test_a_second_repro_does_nothing(repo):
+    ran, proc = repo.repro()
+    assert ran == []
+    assert "up to date" in repo.dvc("status").stdout
+    assert repo.run("git", "status", "--porcelain").stdout == ""
+
+
+def test_a_learning_rate_change_reruns_train_and_evaluate_only(repo, tmp_path):
+    work = repo.copy(tmp_path / "lr")
+    work.set_params(train={"learning_rate": 0.005})
+    ran, _ = work.repro()
+    assert ran == ["train", "evaluate"]
+    diff = work.dvc("metrics", "diff", "--json").stdout
+    changed = json.loads(diff)
+    assert "final_cost" in changed["metrics/train.json"]
+    params = json.loads(work.dvc("params", "diff", "--json").stdout)
+    change = params["params.yaml"]["train.learning_rate"]
+    assert (change["old"], change["new"]) == (0.02, 0.005)
+
+
+def test_a_forced_rerun_gives_byte_identical_outputs(repo, tmp_path):
+    work = repo.copy(tmp_path / "again")
+    before = work.digest(*OUTPUTS)
+    ran, _ = work.repro("-f")
+    assert ran == ["demo", "ingest", "featurize", "train", "evaluate"]
+    assert work.digest(*OUTPUTS) == before
+
+
+def test_a_bad_param_stops_the_stage_and_keeps_earlier_outputs(repo, tmp_path):
+    work = repo.copy(tmp_path / "bad")
+    kept = work.digest("data/processed")
+    work.set_params(train={"hidden_size": 0})
+    ran, proc = work.repro(check=False)
+    assert proc.returncode != 0
+    assert "train.hidden_size must be at least 1" in proc.stderr + proc.stdout
+    assert work.digest("data/processed") == kept
+
+
+def test_divergence_fails_naming_the_learning_rate_and_writes_no_model(repo, tmp_path):
+    work = repo.copy(tmp_path / "diverge")
+    (work.root / "models/model.npz").unlink()
+    work.set_params(train={"learning_rate": 1e38})
+    proc = work.run("python", "stages/train.py", check=False)
+    assert proc.returncode == 1
+    assert "train.learning_rate" in proc.stderr
+    assert not (work.root / "models/model.npz").exists()
