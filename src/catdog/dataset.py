@@ -1,22 +1,25 @@
 """From folders of photos to labelled uint8 image stacks and a manifest.
 
 Every file found under the folders gets one manifest row: `ok`, or `skipped` with a reason.
+Decoding runs on all cores; the result does not depend on the number of workers or on the
+order in which they finish, because each file's pixels go to the row fixed by its sorted
+position.
 """
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from catdog.errors import CatdogError
-from catdog.images import LABEL_NAMES, ImageError, is_image_name, label_from_path, read_image
+from catdog.images import LABEL_NAMES, ImageError, is_image_name, label_from_path, load_photo
 from catdog.params import DataParams, require_folders
 
-MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason"]
+MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason", "converted"]
 
 
 class IngestError(CatdogError):
@@ -32,6 +35,18 @@ class Split:
     paths: list[str]
 
 
+@dataclass
+class _Entry:
+    """One file found, and what became of it."""
+
+    path: str
+    split: str
+    label: int | None = None
+    reason: str = ""       # why it is skipped; "" while usable
+    converted: str = ""
+    digest: str = ""
+
+
 def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
     """Every entry under `folder` that is not a folder we descend into, as (path, note) in
     sorted order; note is "" for a regular entry or why it is not descended into."""
@@ -43,7 +58,7 @@ def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
                 # Not followed: a link back up the tree would make the walk endless.
                 found.append((path, "link to a folder, not followed"))
         found.extend((os.path.join(root, name), "") for name in files)
-    return sorted((Path(p).as_posix(), note) for p, note in found)
+    return sorted((p.replace(os.sep, "/"), note) for p, note in found)
 
 
 def stratified_test_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -61,62 +76,111 @@ def stratified_test_mask(labels: np.ndarray, fraction: float, seed: int) -> np.n
     return mask
 
 
+def _find(data: DataParams) -> list[_Entry]:
+    entries = []
+    for folder, split in ((data.train_dir, "train"), (data.test_dir, "test")):
+        if not folder:
+            continue
+        for path, note in list_files(folder):
+            entry = _Entry(path, split, label_from_path(path), note)
+            if entry.reason:
+                pass
+            elif not is_image_name(path):
+                entry.reason = "not an image file (by its extension)"
+            elif entry.label is None:
+                entry.reason = "no label: neither file name nor folder says cat or dog"
+            entries.append(entry)
+    return entries
+
+
+def _decode_all(entries: list[_Entry], data: DataParams, workers: int, progress: bool) -> np.ndarray:
+    """Decode every still-usable entry into row i of the returned array (i = its position)."""
+    size = data.image_size
+    images = np.zeros((len(entries), size, size, 3), dtype=np.uint8)
+    todo = [i for i, e in enumerate(entries) if not e.reason]
+
+    def decode(i: int) -> None:
+        try:
+            photo = load_photo(entries[i].path, size, data.fast_decode)
+        except ImageError as exc:
+            entries[i].reason = str(exc)
+        else:
+            images[i] = photo.image
+            entries[i].converted = "; ".join(photo.conversions)
+            entries[i].digest = photo.digest
+
+    # OpenCV's decoders and resize release the GIL, so threads use every core without
+    # copying pixels between processes.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in tqdm(pool.map(decode, todo), total=len(todo), desc="ingest", unit="photo",
+                      disable=None if progress else True):
+            pass
+    return images
+
+
+def _drop_duplicates(entries: list[_Entry]) -> None:
+    """Keep the first of each set of byte-identical photos (train before test, sorted path);
+    drop every copy when the copies disagree on the label."""
+    groups: dict[str, list[_Entry]] = {}
+    for entry in entries:
+        if not entry.reason:
+            groups.setdefault(entry.digest, []).append(entry)
+    for copies in groups.values():
+        if len(copies) == 1:
+            continue
+        first = copies[0]
+        if len({c.label for c in copies}) > 1:
+            for c in copies:
+                c.reason = (f"same bytes as {', '.join(o.path for o in copies if o is not c)} "
+                            f"with a different label")
+            continue
+        for c in copies[1:]:
+            if c.split != first.split:
+                c.reason = f"leakage: same bytes as {first.split} photo {first.path}, removed from {c.split}"
+            else:
+                c.reason = f"duplicate of {first.path}"
+
+
 def ingest(data: DataParams, progress: bool = True) -> tuple[pd.DataFrame, dict[str, Split]]:
     """Read the photos under data.train_dir (and data.test_dir) into labelled uint8 stacks.
 
     Returns the manifest (one row per file found) and the "train" and "test" splits.
     """
     require_folders(data)
-    entries = [(path, note, "train") for path, note in list_files(data.train_dir)]
-    if data.test_dir:
-        entries += [(path, note, "test") for path, note in list_files(data.test_dir)]
+    entries = _find(data)
+    workers = data.workers or os.cpu_count() or 1
+    images = _decode_all(entries, data, workers, progress)
+    _drop_duplicates(entries)
 
-    size = data.image_size
-    images = np.empty((len(entries), size, size, 3), dtype=np.uint8)
-    rows = []
-    kept: list[int] = []  # row index of each decoded image, in `images` order
-    bar = tqdm(entries, desc="ingest", unit="file", disable=None if progress else True)
-    for path, note, split in bar:
-        label = label_from_path(path)
-        row = {"path": path, "split": split, "label": "", "status": "skipped", "reason": note}
-        if not note:
-            if not is_image_name(path):
-                row["reason"] = "not an image file (by its extension)"
-            elif label is None:
-                row["reason"] = "no label: neither file name nor folder says cat or dog"
-            else:
-                row["label"] = LABEL_NAMES[label]
-                try:
-                    images[len(kept)] = read_image(path, size)
-                except ImageError as exc:
-                    row["reason"] = str(exc)
-                else:
-                    row["status"], row["reason"] = "ok", ""
-                    kept.append(len(rows))
-        rows.append(row)
-
-    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    images = images[: len(kept)]
-    labels = np.array([LABEL_NAMES.index(rows[i]["label"]) for i in kept], dtype=np.uint8)
-    split_of = np.array([rows[i]["split"] for i in kept], dtype=object)
+    kept = [i for i, e in enumerate(entries) if not e.reason]
+    labels = np.array([entries[i].label for i in kept], dtype=np.uint8)
     if not data.test_dir:
         test = stratified_test_mask(labels, data.test_fraction, data.split_seed)
-        split_of[test] = "test"
-        manifest.loc[kept, "split"] = split_of
-
+        for i, is_test in zip(kept, test):
+            entries[i].split = "test" if is_test else "train"
+    split_of = np.array([entries[i].split for i in kept])
     _check_usable(labels, split_of, data)
+
     splits = {}
     for name in ("train", "test"):
-        chosen = np.flatnonzero(split_of == name)
-        splits[name] = Split(images[chosen], labels[chosen], [rows[kept[i]]["path"] for i in chosen])
-    return manifest, splits
+        chosen = [i for i, s in zip(kept, split_of) if s == name]
+        splits[name] = Split(images[chosen], np.array([entries[i].label for i in chosen], np.uint8),
+                             [entries[i].path for i in chosen])
+    return _manifest(entries), splits
+
+
+def _manifest(entries: list[_Entry]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(e.path, e.split, "" if e.label is None else LABEL_NAMES[e.label],
+          "skipped" if e.reason else "ok", e.reason, e.converted) for e in entries],
+        columns=MANIFEST_COLUMNS)
 
 
 def _check_usable(labels: np.ndarray, split_of: np.ndarray, data: DataParams) -> None:
     where = f"data.train_dir={data.train_dir!r}" + (
         f", data.test_dir={data.test_dir!r}" if data.test_dir else "")
     if len(labels) == 0:
-        raise IngestError(f"no usable images found ({where}); see the reasons printed above")
+        raise IngestError(f"no usable images found ({where}); see the manifest's reasons")
     for name in ("train", "test"):
         in_split = labels[split_of == name]
         for label, label_name in enumerate(LABEL_NAMES):
@@ -131,6 +195,8 @@ def summary(manifest: pd.DataFrame) -> str:
     for (split, label), n in ok.groupby(["split", "label"]).size().items():
         lines.append(f"  {split:5s} {label}: {n}")
     skipped = manifest[manifest.status == "skipped"]
-    for reason, n in skipped.groupby("reason").size().items():
+    # Group reasons that name a file ("duplicate of x.jpg") under their first words.
+    kinds = skipped.reason.str.replace(r" (of|as) .*", r" \1 ...", regex=True)
+    for reason, n in kinds.value_counts(sort=False).sort_index().items():
         lines.append(f"  skipped, {reason}: {n}")
     return "\n".join(lines)

@@ -39,6 +39,8 @@ class DataParams:
     test_fraction: float
     split_seed: int
     image_size: int
+    workers: int       # decoding threads; 0 = one per core. Outputs do not depend on it.
+    fast_decode: bool  # let the JPEG decoder scale down first: faster, slightly other pixels
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ def _coerce(full: str, value: Any, type_name: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamsError(f"{full} must be a whole number, got {value!r}")
         return value
+    if type_name == "bool":
+        if not isinstance(value, bool):
+            raise ParamsError(f"{full} must be true or false, got {value!r}")
+        return value
     if type_name == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{full} must be a number, got {value!r}")
@@ -121,6 +127,7 @@ def validate(params: Params) -> Params:
            f"train.dtype must be one of {', '.join(DTYPES)}, got {t.dtype!r}")
     _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
     _check(t.seed >= 0, f"train.seed must be 0 or more, got {t.seed}")
+    _check(d.workers >= 0, f"data.workers must be 0 (one per core) or more, got {d.workers}")
     _check(d.split_seed >= 0, f"data.split_seed must be 0 or more, got {d.split_seed}")
     _check(0.0 < e.threshold < 1.0,
            f"evaluate.threshold must be in the open interval (0, 1), got {e.threshold}")
