@@ -19,6 +19,7 @@ from catdog.errors import CatdogError
 from catdog.images import LABEL_NAMES, ImageError, is_image_name, label_from_path, load_photo
 from catdog.params import DataParams, require_folders
 
+_CHUNK = 16  # files per decoding task
 MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason", "converted"]
 
 
@@ -99,22 +100,27 @@ def _decode_all(entries: list[_Entry], data: DataParams, workers: int, progress:
     images = np.zeros((len(entries), size, size, 3), dtype=np.uint8)
     todo = [i for i, e in enumerate(entries) if not e.reason]
 
-    def decode(i: int) -> None:
-        try:
-            photo = load_photo(entries[i].path, size, data.fast_decode)
-        except ImageError as exc:
-            entries[i].reason = str(exc)
-        else:
-            images[i] = photo.image
-            entries[i].converted = "; ".join(photo.conversions)
-            entries[i].digest = photo.digest
+    def decode(chunk: list[int]) -> int:
+        for i in chunk:
+            try:
+                photo = load_photo(entries[i].path, size, data.fast_decode)
+            except ImageError as exc:
+                entries[i].reason = str(exc)
+            else:
+                images[i] = photo.image
+                entries[i].converted = "; ".join(photo.conversions)
+                entries[i].digest = photo.digest
+        return len(chunk)
 
     # OpenCV's decoders and resize release the GIL, so threads use every core without
-    # copying pixels between processes.
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in tqdm(pool.map(decode, todo), total=len(todo), desc="ingest", unit="photo",
-                      disable=None if progress else True):
-            pass
+    # copying pixels between processes. Files go out in small chunks to keep the
+    # per-task overhead low and the progress bar moving.
+    chunks = [todo[k:k + _CHUNK] for k in range(0, len(todo), _CHUNK)]
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(todo), desc="ingest", unit="photo",
+                 disable=None if progress else True) as bar:
+        for done in pool.map(decode, chunks):
+            bar.update(done)
     return images
 
 
