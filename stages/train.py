@@ -4,27 +4,27 @@ import time
 import pandas as pd
 
 from catdog.cli import run_stage
+from catdog.features import load_training_set
 from catdog.model import Model, save_model
 from catdog.params import load_params
-from catdog.storage import load_npz, write_csv, write_json
+from catdog.storage import write_csv, write_json
 from catdog.training import train, training_metrics
 
 
 def main() -> None:
     p = load_params().train
-    data = load_npz("data/processed/train.npz")
+    examples, Y, image_size = load_training_set("data/processed/train.npz")
     start = time.perf_counter()
-    result = train(data["X"], data["Y"], p.hidden_size, p.learning_rate, p.iterations,
-                   p.seed, p.dtype, p.cost_every)
+    result = train(examples, Y, p.hidden_size, p.learning_rate, p.iterations, p.seed, p.dtype,
+                   p.cost_every, solver=p.solver, threads=p.threads)
     seconds = time.perf_counter() - start
-    model = Model(result.parameters, image_size=int(data["image_size"]))
-    metrics = {**training_metrics(model.parameters, data["X"], data["Y"]),
-               "iterations": p.iterations}
-    save_model("models/model.npz", model)
+    metrics = {**training_metrics(result.parameters, examples, Y, p.threads),
+               "iterations": p.iterations, "solver": result.solver}
+    save_model("models/model.npz", Model(result.parameters, image_size=image_size))
     write_json("metrics/train.json", metrics)
     write_csv("metrics/cost.csv", pd.DataFrame({"iteration": result.cost_iterations,
                                                 "cost": result.costs}))
-    print(f"train: {p.iterations} iterations in {seconds:.2f} s "
+    print(f"train: {p.iterations} iterations ({result.solver} solver) in {seconds:.2f} s "
           f"({1000 * seconds / p.iterations:.2f} ms per iteration); "
           f"final cost {metrics['final_cost']:.6f}, train accuracy {metrics['accuracy']:.4f}")
 

@@ -17,6 +17,8 @@ from catdog.network import (
     sigmoid,
     update_parameters,
 )
+from catdog.features import Examples
+from catdog.solvers import choose_solver
 from catdog.training import train
 
 
@@ -130,24 +132,62 @@ def test_gradients_pass_a_numerical_check():
         assert rel < 1e-7, (name, rel)
 
 
-def test_training_in_float64_reproduces_the_reference_cost_curve():
+@pytest.mark.parametrize("solver", ["direct", "blocked", "gram"])
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-9), ("float32", 1e-4)])
+def test_every_solver_reproduces_the_reference_cost_curve(solver, dtype, rtol):
     X, Y = toy_data()
     result = train(X, Y, hidden_size=6, learning_rate=0.01, iterations=300, seed=4,
-                   dtype="float64", cost_every=1, progress=False)
+                   dtype=dtype, cost_every=1, progress=False, solver=solver)
     p0 = initialize_parameters(X.shape[0], 6, 1, seed=4)
     ref = ref_cost_curve(X, Y, p0["W1"], p0["b1"], p0["W2"], p0["b2"], 0.01, 300)
-    assert result.cost_iterations == list(range(300))
-    np.testing.assert_allclose(result.costs, ref, rtol=1e-9)
+    assert result.solver == solver and result.cost_iterations == list(range(300))
+    assert result.parameters["W1"].dtype == np.dtype(dtype)
+    np.testing.assert_allclose(result.costs, ref, rtol=rtol)
     assert ref[-1] < ref[0]  # the regime really trains
 
 
-def test_training_in_float32_stays_close_to_the_reference():
-    X, Y = toy_data()
-    result = train(X, Y, 6, 0.01, 300, 4, "float32", 1, progress=False)
-    p0 = initialize_parameters(X.shape[0], 6, 1, seed=4)
-    ref = ref_cost_curve(X, Y, p0["W1"], p0["b1"], p0["W2"], p0["b2"], 0.01, 300)
-    assert result.parameters["W1"].dtype == np.float32
-    np.testing.assert_allclose(result.costs, ref, rtol=1e-4)
+@pytest.mark.parametrize("solver", ["blocked", "gram"])
+def test_every_solver_ends_with_the_reference_weights(solver):
+    X, Y = toy_data(m=300)  # several blocks of examples
+    p = initialize_parameters(X.shape[0], 5, 1, seed=9)
+    W1, b1, W2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
+    for _ in range(40):
+        A1, A2 = ref_forward(X, W1, b1, W2, b2)
+        dW1, db1, dW2, db2 = ref_gradients(X, Y, W2, A1, A2)
+        W1, b1, W2, b2 = W1 - 0.05 * dW1, b1 - 0.05 * db1, W2 - 0.05 * dW2, b2 - 0.05 * db2
+    got = train(X, Y, 5, 0.05, 40, 9, "float64", 10, progress=False, solver=solver).parameters
+    for name, ref in zip(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2)):
+        np.testing.assert_allclose(got[name], ref, rtol=1e-9, atol=1e-14, err_msg=name)
+
+
+def test_pixels_stored_as_uint8_train_exactly_like_their_float_copy():
+    rng = np.random.RandomState(3)
+    pixels = rng.randint(0, 256, size=(150, 200)).astype(np.uint8)  # (m, n_x), example-major
+    Y = (rng.rand(1, 150) > 0.5).astype(np.float64)
+    X = pixels.T / 255.0
+    for solver in ("blocked", "gram"):
+        a = train(Examples(pixels, 255), Y, 4, 0.05, 30, 1, "float64", 1, False, solver)
+        b = train(X, Y, 4, 0.05, 30, 1, "float64", 1, False, solver)
+        assert a.costs == b.costs
+        for name in a.parameters:
+            np.testing.assert_array_equal(a.parameters[name], b.parameters[name])
+
+
+@pytest.mark.parametrize("solver", ["blocked", "gram"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_fixed_thread_count_gives_identical_bits(solver, threads):
+    X, Y = toy_data(m=200)
+    runs = [train(X, Y, 4, 0.05, 20, 1, "float32", 1, False, solver, threads) for _ in range(2)]
+    assert runs[0].costs == runs[1].costs
+    for name in runs[0].parameters:
+        assert runs[0].parameters[name].tobytes() == runs[1].parameters[name].tobytes()
+
+
+def test_auto_picks_gram_only_for_few_examples_and_many_iterations():
+    assert choose_solver(m=800, n_x=12288, hidden_size=10, iterations=2000) == "gram"
+    assert choose_solver(m=6000, n_x=12288, hidden_size=10, iterations=2000) == "gram"
+    assert choose_solver(m=20000, n_x=12288, hidden_size=10, iterations=2000) == "blocked"
+    assert choose_solver(m=6000, n_x=12288, hidden_size=10, iterations=5) == "blocked"
 
 
 def test_saturated_outputs_give_finite_costs_and_no_warnings():

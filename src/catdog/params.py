@@ -15,6 +15,7 @@ import yaml
 from catdog.errors import CatdogError
 
 DTYPES = ("float32", "float64")
+SOLVERS = ("auto", "gram", "blocked", "direct")  # see catdog.solvers
 
 
 class ParamsError(CatdogError, ValueError):
@@ -51,6 +52,8 @@ class TrainParams:
     seed: int
     dtype: str
     cost_every: int
+    solver: str   # how the products with X run; "auto" picks the fastest for the shapes
+    threads: int  # 0 = one per core; a fixed count gives bit-identical results
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ def validate(params: Params) -> Params:
     _check(t.iterations >= 1, f"train.iterations must be at least 1, got {t.iterations}")
     _check(t.dtype in DTYPES,
            f"train.dtype must be one of {', '.join(DTYPES)}, got {t.dtype!r}")
+    _check(t.solver in SOLVERS,
+           f"train.solver must be one of {', '.join(SOLVERS)}, got {t.solver!r}")
+    _check(t.threads >= 0, f"train.threads must be 0 (one per core) or more, got {t.threads}")
     _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
     _check(t.seed >= 0, f"train.seed must be 0 or more, got {t.seed}")
     _check(d.workers >= 0, f"data.workers must be 0 (one per core) or more, got {d.workers}")

@@ -8,14 +8,9 @@ import numpy as np
 from tqdm import tqdm
 
 from catdog.errors import CatdogError
-from catdog.network import (
-    Parameters,
-    backward_propagation,
-    cost_from_logits,
-    forward_propagation,
-    initialize_parameters,
-    update_parameters,
-)
+from catdog.network import Parameters, sigmoid
+from catdog.features import Examples
+from catdog.solvers import forward_logits, make_solver
 
 
 class TrainingDiverged(CatdogError):
@@ -25,29 +20,31 @@ class TrainingDiverged(CatdogError):
 @dataclass
 class TrainResult:
     parameters: Parameters
+    solver: str
     cost_iterations: list[int] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
 
 
-def train(X: np.ndarray, Y: np.ndarray, hidden_size: int, learning_rate: float,
+def train(X: np.ndarray | Examples, Y: np.ndarray, hidden_size: int, learning_rate: float,
           iterations: int, seed: int, dtype: str = "float32", cost_every: int = 1,
-          progress: bool = True) -> TrainResult:
-    """Train on X (n_x, m) and Y (1, m).
+          progress: bool = True, solver: str = "auto", threads: int = 0) -> TrainResult:
+    """Train on X (n_x, m) -- or on `Examples` -- and Y (1, m).
 
     Iteration i (from 0) runs a forward pass, takes its cost (before the update), backpropagates
     and updates. The cost of iterations 0, cost_every, 2 * cost_every, ... and of the last one
-    is recorded.
+    is recorded. `solver` picks how the products with X are run ("auto": the cheapest for the
+    shapes; see `catdog.solvers`); all compute the same iterates. `threads` = 0 uses every core.
     """
-    X = np.asarray(X, dtype=dtype)
-    Y = np.asarray(Y, dtype=dtype)
-    parameters = initialize_parameters(X.shape[0], hidden_size, Y.shape[0], seed, dtype)
-    result = TrainResult(parameters)
-    bar = tqdm(range(iterations), desc="train", unit="it", disable=None if progress else True)
+    examples = X if isinstance(X, Examples) else Examples.from_columns(X)
+    Y = np.asarray(Y).reshape(1, examples.m)
+    engine = make_solver(solver, examples, Y, hidden_size, seed, dtype, iterations, threads)
+    result = TrainResult(parameters={}, solver=engine.name)
+    bar = tqdm(range(iterations), desc=f"train ({engine.name})", unit="it",
+               disable=None if progress else True)
     # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for i in bar:
-            _, cache = forward_propagation(X, parameters)
-            cost = cost_from_logits(cache["Z2"], Y)
+            cost = engine.step(learning_rate)
             if not math.isfinite(cost):
                 raise TrainingDiverged(
                     f"training diverged at iteration {i} (cost {cost}); "
@@ -56,23 +53,23 @@ def train(X: np.ndarray, Y: np.ndarray, hidden_size: int, learning_rate: float,
                 result.cost_iterations.append(i)
                 result.costs.append(cost)
                 bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
-            grads = backward_propagation(parameters, cache, X, Y)
-            parameters = update_parameters(parameters, grads, learning_rate)
-    if not all(np.all(np.isfinite(p)) for p in parameters.values()):
+        result.parameters = engine.result()
+    if not all(np.all(np.isfinite(p)) for p in result.parameters.values()):
         raise TrainingDiverged(
             f"training diverged: the weights are no longer finite; "
             f"lower train.learning_rate (now {learning_rate})")
-    result.parameters = parameters
     return result
 
 
-def training_metrics(parameters: Parameters, X: np.ndarray, Y: np.ndarray) -> dict:
+def training_metrics(parameters: Parameters, X: np.ndarray | Examples, Y: np.ndarray,
+                     threads: int = 0) -> dict:
     """Cost and accuracy of the trained parameters on the data they were trained on."""
+    examples = X if isinstance(X, Examples) else Examples.from_columns(X)
     dtype = parameters["W1"].dtype
-    X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
-    A2, cache = forward_propagation(X, parameters)
+    Y = np.asarray(Y, dtype=dtype).reshape(1, examples.m)
+    Z2 = forward_logits(parameters, examples, threads)
     return {
-        "final_cost": cost_from_logits(cache["Z2"], Y),
-        "accuracy": float(np.mean((A2 > 0.5) == (Y == 1))),
-        "n_examples": int(Y.shape[1]),
+        "final_cost": float(np.sum(np.logaddexp(0, Z2) - Y * Z2)) / examples.m,
+        "accuracy": float(np.mean((sigmoid(Z2) > 0.5) == (Y == 1))),
+        "n_examples": examples.m,
     }
