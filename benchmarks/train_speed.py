@@ -95,7 +95,7 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     engine = make_solver(solver, examples, Y.astype(dtype), h, seed, dtype, run_iterations, 0)
     setup = time.perf_counter() - start
     start = time.perf_counter()
-    costs = [engine.step(learning_rate) for _ in range(iterations)]
+    costs = [engine.step(learning_rate)[0] for _ in range(iterations)]
     return {"setup": setup, "loop": time.perf_counter() - start, "costs": costs,
             "solver": engine.name}
 

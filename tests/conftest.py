@@ -8,6 +8,13 @@ import numpy as np
 import pytest
 
 from catdog.params import DataParams
+from pipeline_repo import Repo
+
+# Small enough for seconds per run, large enough for every stage to have real work.
+SMALL = {
+    "demo": {"n_images": 40, "seed": 3},
+    "train": {"iterations": 60, "cost_every": 7},
+}
 
 
 def write_photo(path: Path, rng: np.random.Generator, height: int = 40, width: int = 50) -> Path:
@@ -40,3 +47,14 @@ def data_params(train_dir: Path | str, test_dir: Path | str = "", **changes) -> 
                   split_seed=0, image_size=16, workers=2, fast_decode=False)
     values.update(changes)
     return DataParams(**values)
+
+
+@pytest.fixture(scope="session")
+def repo(tmp_path_factory) -> Repo:
+    """The project copied into a temporary git repository after one `dvc repro`, committed.
+    Tests that change it work on a copy (`repo.copy(tmp_path / "x")`)."""
+    repo = Repo.create(tmp_path_factory.mktemp("pipeline") / "project", **SMALL)
+    ran, _ = repo.repro()
+    assert ran == ["demo", "ingest", "featurize", "train", "evaluate"]
+    repo.commit("first run")
+    return repo

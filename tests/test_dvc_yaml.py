@@ -53,12 +53,30 @@ def test_each_stage_declares_the_params_section_it_reads(name):
     assert params_read(PROJECT / f"stages/{name}.py") == declared
 
 
+def plot_files() -> dict[str, dict]:
+    """Each plotted data file with the definition that plots it (images: {})."""
+    files = {}
+    for entry in DVC_YAML["plots"]:
+        if isinstance(entry, str):
+            files[entry] = {}
+            continue
+        (definition,) = entry.values()
+        for path in definition["y"]:
+            files[path] = definition
+    return files
+
+
 def test_metrics_and_plots_are_declared_and_kept_in_git():
     assert DVC_YAML["metrics"] == ["metrics/train.json", "metrics/evaluate.json"]
-    plots = {next(iter(p)): next(iter(p.values())) for p in DVC_YAML["plots"]}
+    plots = plot_files()
     assert plots["metrics/cost.csv"]["template"] == "linear"
-    assert (plots["metrics/roc.csv"]["x"], plots["metrics/roc.csv"]["y"]) == ("fpr", "tpr")
+    assert plots["metrics/cost.csv"]["x"] == "iteration"
+    assert plots["metrics/accuracy.csv"]["y"]["metrics/accuracy.csv"] == ["train", "test"]
+    assert (plots["metrics/roc.csv"]["x"], plots["metrics/roc.csv"]["y"]) == ("fpr", {"metrics/roc.csv": "tpr"})
+    assert plots["metrics/roc.csv"]["template"] == "simple"
+    assert plots["metrics/pr.csv"]["x"] == "recall"
     assert plots["metrics/confusion.csv"]["template"] == "confusion"
+    assert "metrics/mistakes.png" in plots
     uncached = {next(iter(o)) for s in STAGES.values() for o in s["outs"]
                 if isinstance(o, dict) and next(iter(o.values())).get("cache") is False}
     assert set(plots) | set(DVC_YAML["metrics"]) <= uncached

@@ -3,7 +3,14 @@ import itertools
 import numpy as np
 import pytest
 
-from catdog.metrics import classification_metrics, confusion_counts, log_loss, roc_auc, roc_curve
+from catdog.metrics import (
+    classification_metrics,
+    confusion_counts,
+    log_loss,
+    precision_recall_curve,
+    roc_auc,
+    roc_curve,
+)
 
 
 def pairwise_auc(y, p):
@@ -54,3 +61,16 @@ def test_log_loss_stays_finite_for_certain_mistakes():
 
 def test_confusion_counts():
     assert confusion_counts(np.array([1, 0, 1]), np.array([1, 1, 0])) == {"tp": 1, "fp": 1, "tn": 0, "fn": 1}
+
+
+def test_precision_recall_curve_against_counting_at_each_threshold():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 40)
+    p = np.round(rng.random(40), 1)
+    recall, precision = precision_recall_curve(y, p)
+    assert (recall[0], precision[0]) == (0.0, 1.0)
+    for r, pr, t in zip(recall[1:], precision[1:], sorted(set(p), reverse=True)):
+        called = p >= t
+        assert r == pytest.approx((called & (y == 1)).sum() / (y == 1).sum())
+        assert pr == pytest.approx((called & (y == 1)).sum() / called.sum())
+    assert recall[-1] == 1.0 and np.all(np.diff(recall) >= 0)

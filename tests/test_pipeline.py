@@ -7,26 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline_repo import Repo
 from catdog.storage import load_npz
 
 pytestmark = pytest.mark.pipeline
 
-SMALL = {
-    "demo": {"n_images": 40, "seed": 3},
-    "train": {"iterations": 60, "cost_every": 7},
-}
 OUTPUTS = ["data/raw/demo", "data/interim", "data/processed", "models", "metrics", "dvc.lock"]
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Repo:
-    """The project after one `dvc repro`, committed."""
-    repo = Repo.create(tmp_path_factory.mktemp("pipeline") / "project", **SMALL)
-    ran, _ = repo.repro()
-    assert ran == ["demo", "ingest", "featurize", "train", "evaluate"]
-    repo.commit("first run")
-    return repo
 
 
 def test_outputs_exist_with_the_declared_shapes(repo):
@@ -55,7 +40,15 @@ def test_outputs_exist_with_the_declared_shapes(repo):
     roc = pd.read_csv(root / "metrics/roc.csv")
     assert list(roc.columns) == ["fpr", "tpr"] and roc.iloc[-1].tolist() == [1.0, 1.0]
     confusion = pd.read_csv(root / "metrics/confusion.csv")
-    assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 8
+    assert list(confusion.columns) == ["path", "actual", "predicted", "p_dog"]
+    assert len(confusion) == 8
+    accuracy = pd.read_csv(root / "metrics/accuracy.csv")
+    assert list(accuracy.columns) == ["iteration", "train", "test"]
+    assert accuracy.iteration.tolist() == [0, 50, 59]  # eval_every 50, and the last iteration
+    assert accuracy.train.iloc[-1] == pytest.approx(train["accuracy"], abs=0.1)
+    pr = pd.read_csv(root / "metrics/pr.csv")
+    assert list(pr.columns) == ["recall", "precision"] and pr.recall.iloc[-1] == 1.0
+    assert (root / "metrics/mistakes.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_second_repro_does_nothing(repo):

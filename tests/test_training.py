@@ -76,3 +76,32 @@ def test_a_training_set_that_is_not_pixels_is_refused(tmp_path):
              image_size=np.array(1))
     with pytest.raises(ValueError, match="not 8-bit pixels"):
         load_training_set(tmp_path / "train.npz")
+
+
+@pytest.mark.parametrize("solver", ["gram", "blocked"])
+def test_accuracy_curves_match_the_plain_solver(solver):
+    X, Y = separable(m=90)
+    X_test, Y_test = separable(m=30, seed=5)
+    runs = [train(X, Y, 4, 0.5, 23, 0, "float64", 5, False, name, 0, X_test, Y_test, eval_every=10)
+            for name in ("direct", solver)]
+    assert runs[0].accuracy_iterations == runs[1].accuracy_iterations == [0, 10, 20, 22]
+    assert runs[0].test_accuracy == runs[1].test_accuracy
+    assert runs[0].train_accuracy == runs[1].train_accuracy
+    # the first entry is the untrained network's accuracy
+    from catdog.network import initialize_parameters, predict
+
+    p0 = initialize_parameters(X.shape[0], 4, 1, 0)
+    assert runs[1].test_accuracy[0] == np.mean(predict(p0, X_test) == Y_test)
+
+
+def test_mistakes_grid_shows_the_most_confident_errors_first():
+    from catdog.gallery import TILE, mistakes_grid, most_confident_mistakes
+
+    y = np.array([1, 0, 1, 0, 1])
+    p = np.array([0.9, 0.8, 0.05, 0.3, 0.45])
+    assert most_confident_mistakes(y, p, 0.5, 10).tolist() == [2, 1, 4]
+    images = np.stack([np.full((8, 8, 3), 40 * i, np.uint8) for i in range(5)])
+    grid = mistakes_grid(images, y, p, ("cat", "dog"), k=16, columns=2)
+    assert grid.shape[1] == 2 * TILE and grid.dtype == np.uint8
+    assert (grid[:TILE, :TILE] == 80).all()  # image 2 in the first tile
+    assert (grid[:TILE, TILE:2 * TILE] == 40).all()  # then image 1

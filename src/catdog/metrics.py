@@ -26,24 +26,36 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
+def _counts_by_threshold(y: np.ndarray, p: np.ndarray):
+    """True positives and predicted positives when calling p >= t positive, for every
+    distinct score t from the highest down. Ties move together, in one step."""
+    y = np.ravel(y).astype(bool)
+    p = np.ravel(p).astype(np.float64)
+    order = np.argsort(-p, kind="stable")
+    p_sorted, y_sorted = p[order], y[order]
+    last = np.flatnonzero(np.r_[p_sorted[1:] != p_sorted[:-1], True])  # end of each tie run
+    return np.cumsum(y_sorted)[last], last + 1, p_sorted[last], int(y.sum()), int((~y).sum())
+
+
 def roc_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False and true positive rates at every distinct threshold, from (0, 0) to (1, 1).
 
     Returns fpr, tpr, thresholds (an example is called positive when p >= threshold; the
     first threshold is inf).
     """
-    y = np.ravel(y).astype(bool)
-    p = np.ravel(p).astype(np.float64)
-    order = np.argsort(-p, kind="stable")
-    p_sorted, y_sorted = p[order], y[order]
-    # Last index of each run of equal scores: ties move the curve diagonally, in one step.
-    last = np.flatnonzero(np.r_[p_sorted[1:] != p_sorted[:-1], True])
-    tp = np.cumsum(y_sorted)[last]
-    fp = (last + 1) - tp
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    tpr = np.r_[0.0, tp / n_pos] if n_pos else np.zeros(len(last) + 1)
-    fpr = np.r_[0.0, fp / n_neg] if n_neg else np.zeros(len(last) + 1)
-    return fpr, tpr, np.r_[np.inf, p_sorted[last]]
+    tp, predicted, thresholds, n_pos, n_neg = _counts_by_threshold(y, p)
+    fp = predicted - tp
+    tpr = np.r_[0.0, tp / n_pos] if n_pos else np.zeros(len(tp) + 1)
+    fpr = np.r_[0.0, fp / n_neg] if n_neg else np.zeros(len(tp) + 1)
+    return fpr, tpr, np.r_[np.inf, thresholds]
+
+
+def precision_recall_curve(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Recall (rising) and precision at every distinct threshold, from the highest score
+    down; the curve starts at recall 0 with precision 1."""
+    tp, predicted, _, n_pos, _ = _counts_by_threshold(y, p)
+    recall = tp / n_pos if n_pos else np.zeros(len(tp))
+    return np.r_[0.0, recall], np.r_[1.0, tp / predicted]
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray) -> float:

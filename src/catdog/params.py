@@ -52,6 +52,7 @@ class TrainParams:
     seed: int
     dtype: str
     cost_every: int
+    eval_every: int  # record train and test accuracy every this many iterations
     solver: str   # how the products with X run; "auto" picks the fastest for the shapes
     threads: int  # 0 = one per core; a fixed count gives bit-identical results
 
@@ -131,6 +132,7 @@ def validate(params: Params) -> Params:
     _check(t.solver in SOLVERS,
            f"train.solver must be one of {', '.join(SOLVERS)}, got {t.solver!r}")
     _check(t.threads >= 0, f"train.threads must be 0 (one per core) or more, got {t.threads}")
+    _check(t.eval_every >= 1, f"train.eval_every must be at least 1, got {t.eval_every}")
     _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
     _check(t.seed >= 0, f"train.seed must be 0 or more, got {t.seed}")
     _check(d.workers >= 0, f"data.workers must be 0 (one per core) or more, got {d.workers}")

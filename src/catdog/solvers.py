@@ -41,7 +41,24 @@ def resolve_threads(threads: int) -> int:
     return threads or os.cpu_count() or 1
 
 
-class BlockedSolver:
+class _ExplicitWeights:
+    """Solvers that hold W1 itself: held-out logits are a plain blocked forward pass."""
+
+    parameters: Parameters
+    threads: int
+
+    def attach_held_out(self, examples: Examples) -> None:
+        self.held_out = examples
+
+    def held_out_logits(self) -> np.ndarray:
+        """Z2 of the held-out examples under the current parameters."""
+        return forward_logits(self.parameters, self.held_out, self.threads)
+
+    def result(self) -> Parameters:
+        return self.parameters
+
+
+class BlockedSolver(_ExplicitWeights):
     """Gradient descent reading X once per iteration, in blocks, on `threads` threads."""
 
     name = "blocked"
@@ -64,7 +81,7 @@ class BlockedSolver:
         dW2 = np.zeros((1, h), self.dtype)
         db1 = np.zeros((h, 1), self.dtype)
         db2 = np.zeros((1, 1), self.dtype)
-        z2 = []  # (start, Z2) of each block, when only the forward pass is wanted
+        z2 = []  # (start, Z2) of each block
         with np.errstate(over="ignore", invalid="ignore"):  # per thread: divergence is reported
             for start in self.shares[t]:
                 stop = min(start + BLOCK, self.examples.m)
@@ -74,8 +91,8 @@ class BlockedSolver:
                 Z2 = p["W2"] @ A1 + p["b2"]                            # (1, k)
                 y = Y[:, start:stop]
                 cost += float(np.sum(np.logaddexp(0, Z2) - y * Z2))
+                z2.append((start, Z2))
                 if not want_grads:
-                    z2.append((start, Z2))
                     continue
                 dZ2 = sigmoid(Z2) - y
                 dW2 += dZ2 @ A1.T
@@ -92,18 +109,15 @@ class BlockedSolver:
             with ThreadPoolExecutor(self.threads) as pool:
                 return list(pool.map(lambda t: self._partial(t, want_grads), range(self.threads)))
 
-    def step(self, learning_rate: float) -> float:
-        """One iteration: returns the cost before the update, then updates the parameters."""
+    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
+        """One iteration: returns the cost and logits Z2 (1, m) before the update, then updates."""
         parts = self._run(want_grads=True)
         m = self.examples.m
         cost = sum(c for c, _, _ in parts) / m
         grads = {k: sum(g[k] for _, g, _ in parts[1:]) + parts[0][1][k] for k in parts[0][1]}
         lr = self.dtype.type(learning_rate)
         self.parameters = {k: v - lr * (grads["d" + k] / m) for k, v in self.parameters.items()}
-        return cost
-
-    def result(self) -> Parameters:
-        return self.parameters
+        return cost, _in_order(parts)
 
 
 class GramSolver:
@@ -135,7 +149,7 @@ class GramSolver:
                     self.Z1_0 += self.W1_0[:, start:stop] @ F.T
         self.C = np.zeros((h, m), self.dtype)
 
-    def step(self, learning_rate: float) -> float:
+    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
         m = self.examples.m
         with threadpool_limits(limits=self.threads, user_api="blas"):
             # C G, computed as (G C^T)^T: G is symmetric, and this orientation suits BLAS
@@ -154,7 +168,25 @@ class GramSolver:
         self.b1 = self.b1 - lr * db1
         self.W2 = self.W2 - lr * dW2
         self.b2 = self.b2 - lr * db2
-        return cost
+        return cost, Z2
+
+    def attach_held_out(self, examples: Examples) -> None:
+        """Precompute K = X^T X_held and W1_0 X_held, so that held-out logits cost O(h m m_held)."""
+        m, h = self.examples.m, self.W1_0.shape[0]
+        self.K = np.zeros((m, examples.m), self.dtype)
+        self.Z1_0_held = np.zeros((h, examples.m), self.dtype)
+        width = max(256, FEATURE_BLOCK_BYTES // (m * self.dtype.itemsize))
+        with threadpool_limits(limits=self.threads, user_api="blas"):
+            for start in range(0, self.examples.n_x, width):
+                stop = min(start + width, self.examples.n_x)
+                F_held = examples.columns(start, stop, self.dtype)
+                self.K += self.examples.columns(start, stop, self.dtype) @ F_held.T
+                self.Z1_0_held += self.W1_0[:, start:stop] @ F_held.T
+
+    def held_out_logits(self) -> np.ndarray:
+        with threadpool_limits(limits=self.threads, user_api="blas"):
+            Z1 = self.Z1_0_held + self.C @ self.K + self.b1
+        return self.W2 @ np.tanh(Z1) + self.b2
 
     def result(self) -> Parameters:
         """W1 = W1_0 + C X^T, built block by block."""
@@ -167,7 +199,7 @@ class GramSolver:
         return {"W1": W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
 
 
-class DirectSolver:
+class DirectSolver(_ExplicitWeights):
     """The plain equations on X held whole as floats: the network module's own functions."""
 
     name = "direct"
@@ -181,15 +213,12 @@ class DirectSolver:
         self.parameters = parameters
         self.threads = resolve_threads(threads)
 
-    def step(self, learning_rate: float) -> float:
+    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
         with threadpool_limits(limits=self.threads, user_api="blas"):
             _, cache = forward_propagation(self.X, self.parameters)
             grads = backward_propagation(self.parameters, cache, self.X, self.Y)
         self.parameters = update_parameters(self.parameters, grads, learning_rate)
-        return cost_from_logits(cache["Z2"], self.Y)
-
-    def result(self) -> Parameters:
-        return self.parameters
+        return cost_from_logits(cache["Z2"], self.Y), cache["Z2"]
 
 
 SOLVERS = {"blocked": BlockedSolver, "gram": GramSolver, "direct": DirectSolver}
@@ -218,9 +247,14 @@ def make_solver(name: str, examples: Examples, Y: np.ndarray, hidden_size: int, 
     return SOLVERS[name](examples, Y, parameters, threads)
 
 
+def _in_order(parts) -> np.ndarray:
+    """The threads' per-block logits, put back in example order: (1, m)."""
+    blocks = [b for _, _, per_block in parts for b in per_block]
+    blocks.sort(key=lambda b: b[0])
+    return np.concatenate([z for _, z in blocks], axis=1)
+
+
 def forward_logits(parameters: Parameters, examples: Examples, threads: int = 0) -> np.ndarray:
     """Z2 (1, m) for every example, block by block (X is never held as floats whole)."""
     solver = BlockedSolver(examples, np.zeros((1, examples.m)), parameters, threads)
-    blocks = [b for _, _, per_block in solver._run(want_grads=False) for b in per_block]
-    blocks.sort(key=lambda b: b[0])
-    return np.concatenate([z for _, z in blocks], axis=1)
+    return _in_order(solver._run(want_grads=False))
