@@ -24,8 +24,10 @@ repro: $(STAMP)
 test: $(STAMP)
 	$(RUN) python -m pytest
 
+# Benchmarks need ../shared/data/dogs-vs-cats-2k (ingest) and several minutes (training).
 bench: $(STAMP)
 	$(RUN) python benchmarks/ingest_speed.py
+	$(RUN) python benchmarks/train_speed.py
 
 clean-venv:
 	rm -rf $(VENV)

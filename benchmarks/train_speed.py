@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 CACHE = Path(tempfile.gettempdir()) / "catdog-bench"
+EVAL_EVERY = 50  # the default train.eval_every
 
 
 def make_features(m: int) -> Path:
@@ -96,8 +97,19 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     setup = time.perf_counter() - start
     start = time.perf_counter()
     costs = [engine.step(learning_rate)[0] for _ in range(iterations)]
-    return {"setup": setup, "loop": time.perf_counter() - start, "costs": costs,
-            "solver": engine.name}
+    loop = time.perf_counter() - start
+    # What recording test accuracy costs: a held-out set of m / 4 examples, attached once
+    # and evaluated every EVAL_EVERY iterations in a whole run.
+    held_out, _, _ = load_training_set(make_features(max(1, examples.m // 4)))
+    start = time.perf_counter()
+    engine.attach_held_out(held_out)
+    attach = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(5):
+        engine.held_out_logits()
+    per_eval = (time.perf_counter() - start) / 5
+    return {"setup": setup, "loop": loop, "costs": costs, "solver": engine.name,
+            "eval_extra": attach + per_eval * -(-run_iterations // EVAL_EVERY)}
 
 
 def torch_autograd(path: Path, h: int, iterations: int, learning_rate: float, seed: int) -> dict:
@@ -186,10 +198,12 @@ def main() -> None:
           f"{args.run_iterations} x per-iteration; project dtype {args.dtype}, solver {args.solver}")
     header = (f"{'m':>6s} {'h':>3s} {'solver':>7s} | {'base ms/it':>10s} {'proj ms/it':>10s} "
               f"{'base run s':>10s} {'proj run s':>10s} {'ratio':>6s} | {'max rel diff':>12s} | "
-              f"{'base MB':>8s} {'proj MB':>8s} {'uint8 MB':>8s}")
+              f"{'base MB':>8s} {'proj MB':>8s} {'uint8 MB':>8s} | {'test acc +':>10s}")
     print(header)
     for m in (int(s) for s in args.sizes.split(",")):
+        # Made here, so that no worker's peak memory includes making its data.
         make_features(m)
+        make_features(max(1, m // 4))
         for h in (int(s) for s in args.hidden.split(",")):
             base, proj = run("baseline", m, h, args), run("project", m, h, args)
             per_b = base["loop"] / args.iterations
@@ -199,7 +213,8 @@ def main() -> None:
             diff = np.max(np.abs(np.array(proj["costs"]) - base["costs"]) / np.abs(base["costs"]))
             print(f"{m:6d} {h:3d} {proj['solver']:>7s} | {1e3 * per_b:10.2f} {1e3 * per_p:10.2f} "
                   f"{run_b:10.1f} {run_p:10.1f} {run_b / run_p:5.1f}x | {diff:12.2e} | "
-                  f"{base['peak_rss_mb']:8.0f} {proj['peak_rss_mb']:8.0f} {m * 12288 / 2**20:8.0f}",
+                  f"{base['peak_rss_mb']:8.0f} {proj['peak_rss_mb']:8.0f} {m * 12288 / 2**20:8.0f} | "
+                  f"{100 * proj['eval_extra'] / run_p:9.1f}%",
                   flush=True)
             if args.torch:
                 tor = run("torch", m, h, args)

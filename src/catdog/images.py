@@ -221,8 +221,6 @@ def read_file(file_path: str | os.PathLike) -> bytes:
 def load_photo(file_path: str | os.PathLike, size: int, fast_decode: bool = False) -> Photo:
     """Read, check, decode and resize one photo; ImageError says why a file is unusable."""
     data = read_file(file_path)
-    if not data:
-        raise ImageError("empty file")
     header = read_header(data)
     if header.truncated:
         # OpenCV may still return an image, with the missing part grey: not a usable photo.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catdog.features import PIXEL_SCALE, flatten
-from catdog.images import CHANNEL_ORDER, LABEL_NAMES, read_image
+from catdog.images import CHANNEL_ORDER, LABEL_NAMES
 from catdog.network import Parameters, predict_proba
 from catdog.storage import load_npz, save_npz
 
@@ -26,12 +26,10 @@ class Model:
         """Probability of the second label (dog) for each column of X (n_x, m): shape (m,)."""
         return predict_proba(self.parameters, X.astype(self.parameters["W1"].dtype, copy=False))[0]
 
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """(m, s, s, 3) uint8 -> X (n_x, m) exactly as featurize builds it for training."""
-        return flatten(images, np.zeros(len(images)))[0]
-
-    def read(self, path: str | os.PathLike) -> np.ndarray:
-        return read_image(path, self.image_size)
+    def probabilities_of_images(self, images: np.ndarray) -> np.ndarray:
+        """(m, s, s, 3) uint8 BGR photos -> probability of dog (m,), laid out as in training."""
+        X, _ = flatten(images, np.zeros(len(images)))
+        return self.probabilities(X)
 
 
 def save_model(path: str | os.PathLike, model: Model) -> None:

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from catdog.dataset import list_files
-from catdog.features import flatten
 from catdog.images import ImageError, is_image_name, load_photo
 from catdog.model import Model, load_model
 from catdog.storage import write_csv
@@ -41,8 +40,7 @@ def predict_files(model: Model, paths: list[str]) -> tuple[pd.DataFrame, list[tu
             except ImageError as exc:
                 failures.append((path, str(exc)))
         if batch:
-            X, _ = flatten(np.stack(images), np.zeros(len(images)))
-            p_dog = model.probabilities(X)
+            p_dog = model.probabilities_of_images(np.stack(images))
             rows += [(path, model.label_names[int(p > 0.5)], float(p)) for path, p in zip(batch, p_dog)]
     return pd.DataFrame(rows, columns=["path", "label", "p_dog"]), failures
 
