@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from catdog.features import Examples
 from catdog.network import (
@@ -39,6 +41,17 @@ FEATURE_BLOCK_BYTES = 48 << 20  # floats converted at once when building the Gra
 
 def resolve_threads(threads: int) -> int:
     return threads or os.cpu_count() or 1
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    # Found once: looking the BLAS libraries up again at every iteration costs real time.
+    return ThreadpoolController()
+
+
+def blas_threads(n: int):
+    """Context in which BLAS calls use n threads."""
+    return _controller().limit(limits=n, user_api="blas")
 
 
 class _ExplicitWeights:
@@ -103,7 +116,7 @@ class BlockedSolver(_ExplicitWeights):
         return cost, {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}, z2
 
     def _run(self, want_grads: bool):
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_threads(1):
             if self.threads == 1:
                 return [self._partial(0, want_grads)]
             with ThreadPoolExecutor(self.threads) as pool:
@@ -133,7 +146,7 @@ class GramSolver:
         self.W1_0 = parameters["W1"]
         self.b1, self.W2, self.b2 = parameters["b1"], parameters["W2"], parameters["b2"]
         m, h = examples.m, self.W1_0.shape[0]
-        with threadpool_limits(limits=self.threads, user_api="blas"):
+        with blas_threads(self.threads):
             self.G = np.zeros((m, m), self.dtype)
             self.Z1_0 = np.empty((h, m), self.dtype)
             # Few wide blocks: each adds a product to all of G, so G is read and written once
@@ -151,7 +164,7 @@ class GramSolver:
 
     def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
         m = self.examples.m
-        with threadpool_limits(limits=self.threads, user_api="blas"):
+        with blas_threads(self.threads):
             # C G, computed as (G C^T)^T: G is symmetric, and this orientation suits BLAS
             # better when C has few rows.
             Z1 = self.Z1_0 + (self.G @ self.C.T).T + self.b1     # = W1_t X + b1
@@ -176,7 +189,7 @@ class GramSolver:
         self.K = np.zeros((m, examples.m), self.dtype)
         self.Z1_0_held = np.zeros((h, examples.m), self.dtype)
         width = max(256, FEATURE_BLOCK_BYTES // (m * self.dtype.itemsize))
-        with threadpool_limits(limits=self.threads, user_api="blas"):
+        with blas_threads(self.threads):
             for start in range(0, self.examples.n_x, width):
                 stop = min(start + width, self.examples.n_x)
                 F_held = examples.columns(start, stop, self.dtype)
@@ -184,7 +197,7 @@ class GramSolver:
                 self.Z1_0_held += self.W1_0[:, start:stop] @ F_held.T
 
     def held_out_logits(self) -> np.ndarray:
-        with threadpool_limits(limits=self.threads, user_api="blas"):
+        with blas_threads(self.threads):
             Z1 = self.Z1_0_held + self.C @ self.K + self.b1
         return self.W2 @ np.tanh(Z1) + self.b2
 
@@ -192,7 +205,7 @@ class GramSolver:
         """W1 = W1_0 + C X^T, built block by block."""
         W1 = self.W1_0.copy()
         buf = np.empty((BLOCK, self.examples.n_x), self.dtype)
-        with threadpool_limits(limits=self.threads, user_api="blas"):
+        with blas_threads(self.threads):
             for start in range(0, self.examples.m, BLOCK):
                 stop = min(start + BLOCK, self.examples.m)
                 W1 += self.C[:, start:stop] @ self.examples.block(start, stop, buf)
@@ -214,7 +227,7 @@ class DirectSolver(_ExplicitWeights):
         self.threads = resolve_threads(threads)
 
     def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
-        with threadpool_limits(limits=self.threads, user_api="blas"):
+        with blas_threads(self.threads):
             _, cache = forward_propagation(self.X, self.parameters)
             grads = backward_propagation(self.parameters, cache, self.X, self.Y)
         self.parameters = update_parameters(self.parameters, grads, learning_rate)
