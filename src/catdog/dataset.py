@@ -84,11 +84,9 @@ def _find(data: DataParams) -> list[_Entry]:
             continue
         for path, note in list_files(folder):
             entry = _Entry(path, split, label_from_path(path), note)
-            if entry.reason:
-                pass
-            elif not is_image_name(path):
+            if not entry.reason and not is_image_name(path):
                 entry.reason = "not an image file (by its extension)"
-            elif entry.label is None:
+            elif not entry.reason and entry.label is None:
                 entry.reason = "no label: neither file name nor folder says cat or dog"
             entries.append(entry)
     return entries
