@@ -59,9 +59,7 @@ class _ExplicitWeights:
 
     parameters: Parameters
     threads: int
-
-    def attach_held_out(self, examples: Examples) -> None:
-        self.held_out = examples
+    held_out: Examples | None
 
     def held_out_logits(self) -> np.ndarray:
         """Z2 of the held-out examples under the current parameters."""
@@ -76,8 +74,9 @@ class BlockedSolver(_ExplicitWeights):
 
     name = "blocked"
 
-    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int):
-        self.examples, self.parameters = examples, parameters
+    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int,
+                 held_out: Examples | None = None):
+        self.examples, self.parameters, self.held_out = examples, parameters, held_out
         self.dtype = parameters["W1"].dtype
         self.Y = np.asarray(Y, dtype=self.dtype)
         self.threads = resolve_threads(threads)
@@ -138,7 +137,8 @@ class GramSolver:
 
     name = "gram"
 
-    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int):
+    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int,
+                 held_out: Examples | None = None):
         self.examples = examples
         self.dtype = parameters["W1"].dtype
         self.Y = np.asarray(Y, dtype=self.dtype)
@@ -146,20 +146,25 @@ class GramSolver:
         self.W1_0 = parameters["W1"]
         self.b1, self.W2, self.b2 = parameters["b1"], parameters["W2"], parameters["b2"]
         m, h = examples.m, self.W1_0.shape[0]
+        m_held = held_out.m if held_out is not None else 0
+        self.G = np.zeros((m, m), self.dtype)
+        self.Z1_0 = np.zeros((h, m), self.dtype)
+        # With a held-out set, K = X^T X_held and W1_0 X_held make its logits O(h m m_held).
+        self.K = np.zeros((m, m_held), self.dtype)
+        self.Z1_0_held = np.zeros((h, m_held), self.dtype)
+        # Few wide blocks of features: each adds a product to all of G, so G is read and
+        # written once per block; each converted block serves G, K and both Z1_0.
+        width = max(256, FEATURE_BLOCK_BYTES // (m * self.dtype.itemsize))
         with blas_threads(self.threads):
-            self.G = np.zeros((m, m), self.dtype)
-            self.Z1_0 = np.empty((h, m), self.dtype)
-            # Few wide blocks: each adds a product to all of G, so G is read and written once
-            # per block.
-            width = max(256, FEATURE_BLOCK_BYTES // (m * self.dtype.itemsize))
             for start in range(0, examples.n_x, width):
                 stop = min(start + width, examples.n_x)
                 F = examples.columns(start, stop, self.dtype)      # (m, f)
                 self.G += F @ F.T
-                if start == 0:
-                    self.Z1_0[:] = self.W1_0[:, start:stop] @ F.T
-                else:
-                    self.Z1_0 += self.W1_0[:, start:stop] @ F.T
+                self.Z1_0 += self.W1_0[:, start:stop] @ F.T
+                if m_held:
+                    F_held = held_out.columns(start, stop, self.dtype)
+                    self.K += F @ F_held.T
+                    self.Z1_0_held += self.W1_0[:, start:stop] @ F_held.T
         self.C = np.zeros((h, m), self.dtype)
 
     def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
@@ -183,19 +188,6 @@ class GramSolver:
         self.b2 = self.b2 - lr * db2
         return cost, Z2
 
-    def attach_held_out(self, examples: Examples) -> None:
-        """Precompute K = X^T X_held and W1_0 X_held, so that held-out logits cost O(h m m_held)."""
-        m, h = self.examples.m, self.W1_0.shape[0]
-        self.K = np.zeros((m, examples.m), self.dtype)
-        self.Z1_0_held = np.zeros((h, examples.m), self.dtype)
-        width = max(256, FEATURE_BLOCK_BYTES // (m * self.dtype.itemsize))
-        with blas_threads(self.threads):
-            for start in range(0, self.examples.n_x, width):
-                stop = min(start + width, self.examples.n_x)
-                F_held = examples.columns(start, stop, self.dtype)
-                self.K += self.examples.columns(start, stop, self.dtype) @ F_held.T
-                self.Z1_0_held += self.W1_0[:, start:stop] @ F_held.T
-
     def held_out_logits(self) -> np.ndarray:
         with blas_threads(self.threads):
             Z1 = self.Z1_0_held + self.C @ self.K + self.b1
@@ -217,7 +209,9 @@ class DirectSolver(_ExplicitWeights):
 
     name = "direct"
 
-    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int):
+    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int,
+                 held_out: Examples | None = None):
+        self.held_out = held_out
         self.dtype = parameters["W1"].dtype
         self.X = np.ascontiguousarray(examples.rows.T, dtype=self.dtype)
         if examples.divisor != 1:
@@ -252,12 +246,13 @@ def choose_solver(m: int, n_x: int, hidden_size: int, iterations: int) -> str:
 
 
 def make_solver(name: str, examples: Examples, Y: np.ndarray, hidden_size: int, seed: int,
-                dtype: str, iterations: int, threads: int):
-    """Build the named solver ("auto" chooses) from the seeded initial parameters."""
+                dtype: str, iterations: int, threads: int, held_out: Examples | None = None):
+    """Build the named solver ("auto" chooses) from the seeded initial parameters; with
+    `held_out`, its `held_out_logits()` gives that set's logits under the current weights."""
     if name == "auto":
         name = choose_solver(examples.m, examples.n_x, hidden_size, iterations)
     parameters = initialize_parameters(examples.n_x, hidden_size, 1, seed, dtype)
-    return SOLVERS[name](examples, Y, parameters, threads)
+    return SOLVERS[name](examples, Y, parameters, threads, held_out)
 
 
 def _in_order(parts) -> np.ndarray:

@@ -54,10 +54,11 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, hidden_size: int, learning_ra
     """
     examples = _as_examples(X)
     Y = np.asarray(Y).reshape(1, examples.m)
-    engine = make_solver(solver, examples, Y, hidden_size, seed, dtype, iterations, threads)
     track = X_test is not None and eval_every > 0
+    held_out = _as_examples(X_test) if track else None
+    engine = make_solver(solver, examples, Y, hidden_size, seed, dtype, iterations, threads,
+                         held_out)
     if track:
-        engine.attach_held_out(_as_examples(X_test))
         Y_test = np.asarray(Y_test).reshape(1, -1)
     result = TrainResult(parameters={}, solver=engine.name)
     bar = tqdm(range(iterations), desc=f"train ({engine.name})", unit="it",
