@@ -221,3 +221,14 @@ def test_predict_thresholds_the_probability():
     p = {"W1": np.eye(2), "b1": np.zeros((2, 1)), "W2": np.array([[1.0, -1.0]]), "b2": np.zeros((1, 1))}
     X = np.array([[2.0, 0.0, 1.0], [0.0, 2.0, 1.0]])
     np.testing.assert_array_equal(predict(p, X), [[1, 0, 0]])
+
+
+def test_symmetric_tiles_multiply_like_the_whole_matrix():
+    from catdog.solvers import SymmetricTiles
+
+    A = np.random.RandomState(2).randn(23, 7)
+    S = A @ A.T
+    V = np.random.RandomState(3).randn(23, 4)
+    tiles = SymmetricTiles(S, size=5)  # 23 is not a multiple of 5: ragged last tiles
+    assert len(tiles.tiles) == 15
+    np.testing.assert_allclose(tiles.times(V), S @ V, rtol=1e-12, atol=1e-12)

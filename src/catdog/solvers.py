@@ -36,6 +36,7 @@ from catdog.network import (
 )
 
 BLOCK = 64          # examples per block: 64 x 12288 float32 is 3 MB, within this machine's caches
+TILE = 1024         # Gram matrix tile: 4 MB of float32, stays in cache for its second use
 FEATURE_BLOCK_BYTES = 48 << 20  # floats converted at once when building the Gram matrix
 
 
@@ -132,6 +133,31 @@ class BlockedSolver(_ExplicitWeights):
         return cost, _in_order(parts)
 
 
+class SymmetricTiles:
+    """A symmetric (m, m) matrix kept as the tiles of its upper triangle.
+
+    A product with a thin matrix reads each tile from memory once and uses it twice, for its
+    own block and for its mirror image, while it is still in cache: half the memory traffic
+    of a plain product, which is what bounds it.
+    """
+
+    def __init__(self, S: np.ndarray, size: int = TILE):
+        self.m, self.size = S.shape[0], size
+        starts = range(0, self.m, size)
+        self.tiles = [(i, j, np.ascontiguousarray(S[i:i + size, j:j + size]))
+                      for i in starts for j in starts if j >= i]
+
+    def times(self, V: np.ndarray) -> np.ndarray:
+        """S V for V of shape (m, k)."""
+        out = np.zeros((self.m, V.shape[1]), V.dtype)
+        s = self.size
+        for i, j, T in self.tiles:
+            out[i:i + s] += T @ V[j:j + s]
+            if j > i:
+                out[j:j + s] += T.T @ V[i:i + s]
+        return out
+
+
 class GramSolver:
     """Gradient descent in the span of X's columns, from the Gram matrix X^T X."""
 
@@ -165,14 +191,14 @@ class GramSolver:
                     F_held = held_out.columns(start, stop, self.dtype)
                     self.K += F @ F_held.T
                     self.Z1_0_held += self.W1_0[:, start:stop] @ F_held.T
+        self.G = SymmetricTiles(self.G)
         self.C = np.zeros((h, m), self.dtype)
 
     def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
         m = self.examples.m
         with blas_threads(self.threads):
-            # C G, computed as (G C^T)^T: G is symmetric, and this orientation suits BLAS
-            # better when C has few rows.
-            Z1 = self.Z1_0 + (self.G @ self.C.T).T + self.b1     # = W1_t X + b1
+            # C G, computed as (G C^T)^T since G is symmetric.
+            Z1 = self.Z1_0 + self.G.times(np.ascontiguousarray(self.C.T)).T + self.b1  # W1_t X + b1
         A1 = np.tanh(Z1)
         Z2 = self.W2 @ A1 + self.b2
         cost = float(np.sum(np.logaddexp(0, Z2) - self.Y * Z2)) / m
