@@ -88,11 +88,11 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     """What the train stage does: stream the set in as uint8, train with the chosen solver."""
     import pandas  # noqa: F401  (the stage imports it; count its memory too)
 
-    from catdog.features import load_training_set
+    from catdog.features import load_split
     from catdog.solvers import make_solver
 
     start = time.perf_counter()
-    examples, Y, _ = load_training_set(path)
+    examples, Y, _ = load_split(path)
     load = time.perf_counter() - start
     # The solver is chosen for a whole run, as the train stage would choose it.
     engine = make_solver(solver, examples, Y.astype(dtype), h, seed, dtype, run_iterations, 0)
@@ -102,7 +102,7 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     loop = time.perf_counter() - start
     # What recording test accuracy costs: a held-out set of m / 4 examples, given to the
     # solver when it is built and evaluated every EVAL_EVERY iterations in a whole run.
-    held_out, _, _ = load_training_set(make_features(max(1, examples.m // 4)))
+    held_out, _, _ = load_split(make_features(max(1, examples.m // 4)))
     name = engine.name
     del engine  # one Gram matrix at a time, as in the train stage
     start = time.perf_counter()

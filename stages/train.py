@@ -4,7 +4,7 @@ import time
 import pandas as pd
 
 from catdog.cli import run_stage
-from catdog.features import load_training_set
+from catdog.features import load_split
 from catdog.model import Model, save_model
 from catdog.params import load_params
 from catdog.storage import write_csv, write_json
@@ -13,8 +13,8 @@ from catdog.training import train, training_metrics
 
 def main() -> None:
     p = load_params().train
-    examples, Y, image_size = load_training_set("data/processed/train.npz")
-    test_examples, Y_test, _ = load_training_set("data/processed/test.npz")
+    examples, Y, image_size = load_split("data/processed/train.npz")
+    test_examples, Y_test, _ = load_split("data/processed/test.npz")
     start = time.perf_counter()
     result = train(examples, Y, p.hidden_size, p.learning_rate, p.iterations, p.seed, p.dtype,
                    p.cost_every, solver=p.solver, threads=p.threads,

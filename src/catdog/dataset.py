@@ -156,7 +156,7 @@ def ingest(data: DataParams, progress: bool = True) -> tuple[pd.DataFrame, dict[
     images = _decode_all(entries, data, workers, progress)
     _drop_duplicates(entries)
 
-    kept = [i for i, e in enumerate(entries) if not e.reason]
+    kept = np.array([i for i, e in enumerate(entries) if not e.reason], dtype=np.intp)
     labels = np.array([entries[i].label for i in kept], dtype=np.uint8)
     if not data.test_dir:
         test = stratified_test_mask(labels, data.test_fraction, data.split_seed)
@@ -167,9 +167,9 @@ def ingest(data: DataParams, progress: bool = True) -> tuple[pd.DataFrame, dict[
 
     splits = {}
     for name in ("train", "test"):
-        chosen = [i for i, s in zip(kept, split_of) if s == name]
-        splits[name] = Split(images[chosen], np.array([entries[i].label for i in chosen], np.uint8),
-                             [entries[i].path for i in chosen])
+        chosen = split_of == name
+        splits[name] = Split(images[kept[chosen]], labels[chosen],
+                             [entries[i].path for i in kept[chosen]])
     return _manifest(entries), splits
 
 

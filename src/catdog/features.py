@@ -81,7 +81,7 @@ def _read_pixels(member, shape: tuple[int, int], fortran_order: bool, dtype: np.
             out[:, start:start + k] = pixels.T
 
 
-def load_training_set(path: str | os.PathLike) -> tuple[Examples, np.ndarray, int]:
+def load_split(path: str | os.PathLike) -> tuple[Examples, np.ndarray, int]:
     """Read a featurized split as uint8 Examples without ever holding X as floats whole.
 
     Returns (examples, Y (1, m), image_size). Peak memory: the uint8 pixels plus a few MB.

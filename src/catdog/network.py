@@ -60,10 +60,15 @@ def compute_cost(A2: np.ndarray, Y: np.ndarray, parameters: Parameters | None = 
     return float(-np.sum(log_probs) / m)
 
 
+def cross_entropy_sum(Z2: np.ndarray, Y: np.ndarray) -> float:
+    """Sum over examples of the cross-entropy from the logits: log(1 + e^z) - y z, finite
+    for any z. Solvers that see the examples in blocks add these sums up."""
+    return float(np.sum(np.logaddexp(0, Z2) - Y * Z2))
+
+
 def cost_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
-    """The same cross-entropy from the logits: mean of log(1 + e^z) - y z, finite for any z."""
-    m = Y.shape[1]
-    return float(np.sum(np.logaddexp(0, Z2) - Y * Z2) / m)
+    """The same cross-entropy as `compute_cost`, from the logits: the mean of the above."""
+    return cross_entropy_sum(Z2, Y) / Y.shape[1]
 
 
 def backward_propagation(parameters: Parameters, cache: dict[str, np.ndarray],

@@ -29,6 +29,7 @@ from catdog.network import (
     Parameters,
     backward_propagation,
     cost_from_logits,
+    cross_entropy_sum,
     forward_propagation,
     initialize_parameters,
     sigmoid,
@@ -103,7 +104,7 @@ class BlockedSolver(_ExplicitWeights):
                 A1 = np.tanh(Z1)
                 Z2 = p["W2"] @ A1 + p["b2"]                            # (1, k)
                 y = Y[:, start:stop]
-                cost += float(np.sum(np.logaddexp(0, Z2) - y * Z2))
+                cost += cross_entropy_sum(Z2, y)
                 z2.append((start, Z2))
                 if not want_grads:
                     continue
@@ -201,7 +202,7 @@ class GramSolver:
             Z1 = self.Z1_0 + self.G.times(np.ascontiguousarray(self.C.T)).T + self.b1  # W1_t X + b1
         A1 = np.tanh(Z1)
         Z2 = self.W2 @ A1 + self.b2
-        cost = float(np.sum(np.logaddexp(0, Z2) - self.Y * Z2)) / m
+        cost = cost_from_logits(Z2, self.Y)
         dZ2 = sigmoid(Z2) - self.Y
         dW2 = (dZ2 @ A1.T) / m
         db2 = dZ2.sum(axis=1, keepdims=True) / m

@@ -8,7 +8,7 @@ import numpy as np
 from tqdm import tqdm
 
 from catdog.errors import CatdogError
-from catdog.network import Parameters, sigmoid
+from catdog.network import Parameters, cost_from_logits, sigmoid
 from catdog.features import Examples
 from catdog.solvers import forward_logits, make_solver
 
@@ -99,7 +99,7 @@ def training_metrics(parameters: Parameters, X: np.ndarray | Examples, Y: np.nda
     Y = np.asarray(Y, dtype=dtype).reshape(1, examples.m)
     Z2 = forward_logits(parameters, examples, threads)
     return {
-        "final_cost": float(np.sum(np.logaddexp(0, Z2) - Y * Z2)) / examples.m,
+        "final_cost": cost_from_logits(Z2, Y),
         "accuracy": accuracy_from_logits(Z2, Y),
         "n_examples": examples.m,
     }
