@@ -1,4 +1,5 @@
 """Stage train: fit the network on the training arrays (params: train)."""
+import dataclasses
 import time
 
 import pandas as pd
@@ -8,7 +9,17 @@ from catdog.features import load_split
 from catdog.model import Model, save_model
 from catdog.params import load_params
 from catdog.storage import write_csv, write_json
-from catdog.training import train, training_metrics
+from catdog.training import TrainResult, train, training_metrics
+
+
+def curves(result: TrainResult, kind: str) -> pd.DataFrame:
+    """One row per recorded iteration: `kind` (accuracy or loss) on each set."""
+    columns = {"iteration": result.accuracy_iterations}
+    for name in ("train", "validation", "test"):
+        values = getattr(result, f"{name}_{kind}")
+        if values:
+            columns[name] = values
+    return pd.DataFrame(columns)
 
 
 def main() -> None:
@@ -16,22 +27,26 @@ def main() -> None:
     examples, Y, image_size = load_split("data/processed/train.npz")
     test_examples, Y_test, _ = load_split("data/processed/test.npz")
     start = time.perf_counter()
-    result = train(examples, Y, p.hidden_size, p.learning_rate, p.iterations, p.seed, p.dtype,
-                   p.cost_every, solver=p.solver, threads=p.threads,
-                   X_test=test_examples, Y_test=Y_test, eval_every=p.eval_every)
+    result = train(examples, Y, X_test=test_examples, Y_test=Y_test, **dataclasses.asdict(p))
     seconds = time.perf_counter() - start
-    metrics = {**training_metrics(result.parameters, examples, Y, p.threads),
-               "iterations": p.iterations, "solver": result.solver}
-    save_model("models/model.npz", Model(result.parameters, image_size=image_size))
+    metrics = {**training_metrics(result.parameters, examples, Y, p.threads, result.scaling),
+               "iterations": result.iterations_run, "solver": result.solver}
+    if result.best_iteration is not None:
+        best = result.accuracy_iterations.index(result.best_iteration)
+        metrics.update(best_iteration=result.best_iteration,
+                       validation_loss=result.validation_loss[best],
+                       validation_accuracy=result.validation_accuracy[best])
+    save_model("models/model.npz", Model(result.parameters, image_size, result.scaling))
     write_json("metrics/train.json", metrics)
     write_csv("metrics/cost.csv", pd.DataFrame({"iteration": result.cost_iterations,
                                                 "cost": result.costs}))
-    write_csv("metrics/accuracy.csv", pd.DataFrame({"iteration": result.accuracy_iterations,
-                                                    "train": result.train_accuracy,
-                                                    "test": result.test_accuracy}))
-    print(f"train: {p.iterations} iterations ({result.solver} solver) in {seconds:.2f} s "
-          f"({1000 * seconds / p.iterations:.2f} ms per iteration); "
-          f"final cost {metrics['final_cost']:.6f}, train accuracy {metrics['accuracy']:.4f}")
+    write_csv("metrics/accuracy.csv", curves(result, "accuracy"))
+    write_csv("metrics/loss.csv", curves(result, "loss"))
+    print(f"train: {result.iterations_run} iterations ({result.solver} solver) in {seconds:.2f} s "
+          f"({1000 * seconds / result.iterations_run:.2f} ms per iteration); "
+          f"final cost {metrics['final_cost']:.6f}, train accuracy {metrics['accuracy']:.4f}"
+          + (f"; best validation loss at iteration {result.best_iteration}"
+             if result.best_iteration is not None else ""))
 
 
 if __name__ == "__main__":

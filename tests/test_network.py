@@ -155,7 +155,8 @@ def test_every_solver_ends_with_the_reference_weights(solver):
         A1, A2 = ref_forward(X, W1, b1, W2, b2)
         dW1, db1, dW2, db2 = ref_gradients(X, Y, W2, A1, A2)
         W1, b1, W2, b2 = W1 - 0.05 * dW1, b1 - 0.05 * db1, W2 - 0.05 * dW2, b2 - 0.05 * db2
-    got = train(X, Y, 5, 0.05, 40, 9, "float64", 10, progress=False, solver=solver).parameters
+    got = train(X, Y, hidden_size=5, learning_rate=0.05, iterations=40, seed=9, dtype="float64",
+                cost_every=10, progress=False, solver=solver).parameters
     for name, ref in zip(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2)):
         np.testing.assert_allclose(got[name], ref, rtol=1e-9, atol=1e-14, err_msg=name)
 
@@ -166,8 +167,10 @@ def test_pixels_stored_as_uint8_train_exactly_like_their_float_copy():
     Y = (rng.rand(1, 150) > 0.5).astype(np.float64)
     X = pixels.T / 255.0
     for solver in ("blocked", "gram"):
-        a = train(Examples(pixels, 255), Y, 4, 0.05, 30, 1, "float64", 1, False, solver)
-        b = train(X, Y, 4, 0.05, 30, 1, "float64", 1, False, solver)
+        a = train(Examples(pixels, 255), Y, hidden_size=4, learning_rate=0.05, iterations=30, seed=1,
+                  dtype="float64", cost_every=1, progress=False, solver=solver)
+        b = train(X, Y, hidden_size=4, learning_rate=0.05, iterations=30, seed=1, dtype="float64",
+                  cost_every=1, progress=False, solver=solver)
         assert a.costs == b.costs
         for name in a.parameters:
             np.testing.assert_array_equal(a.parameters[name], b.parameters[name])
@@ -177,7 +180,8 @@ def test_pixels_stored_as_uint8_train_exactly_like_their_float_copy():
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_a_fixed_thread_count_gives_identical_bits(solver, threads):
     X, Y = toy_data(m=200)
-    runs = [train(X, Y, 4, 0.05, 20, 1, "float32", 1, False, solver, threads) for _ in range(2)]
+    runs = [train(X, Y, hidden_size=4, learning_rate=0.05, iterations=20, seed=1, dtype="float32",
+                  cost_every=1, progress=False, solver=solver, threads=threads) for _ in range(2)]
     assert runs[0].costs == runs[1].costs
     for name in runs[0].parameters:
         assert runs[0].parameters[name].tobytes() == runs[1].parameters[name].tobytes()

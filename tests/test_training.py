@@ -14,23 +14,28 @@ def separable(m=80, n_x=48, seed=0):
 
 def test_costs_are_recorded_every_n_iterations_and_at_the_last():
     X, Y = separable()
-    result = train(X, Y, 4, 0.5, 25, 0, "float64", cost_every=10, progress=False)
+    result = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=25, seed=0,
+                   dtype="float64", cost_every=10, progress=False)
     assert result.cost_iterations == [0, 10, 20, 24]
-    full = train(X, Y, 4, 0.5, 25, 0, "float64", cost_every=1, progress=False)
+    full = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=25, seed=0,
+                 dtype="float64", cost_every=1, progress=False)
     assert result.costs == [full.costs[i] for i in (0, 10, 20, 24)]
 
 
 def test_training_learns_a_separable_problem():
     X, Y = separable()
-    result = train(X, Y, 4, 1.0, 400, 0, "float64", 50, progress=False)
+    result = train(X, Y, hidden_size=4, learning_rate=1.0, iterations=400, seed=0,
+                   dtype="float64", cost_every=50, progress=False)
     metrics = training_metrics(result.parameters, X, Y)
     assert metrics["accuracy"] == 1.0 and metrics["final_cost"] < result.costs[0]
 
 
 def test_same_seed_gives_identical_parameters():
     X, Y = separable()
-    a = train(X, Y, 4, 0.5, 30, 3, "float32", 10, progress=False).parameters
-    b = train(X, Y, 4, 0.5, 30, 3, "float32", 10, progress=False).parameters
+    a = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=30, seed=3,
+              dtype="float32", cost_every=10, progress=False).parameters
+    b = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=30, seed=3,
+              dtype="float32", cost_every=10, progress=False).parameters
     for name in a:
         assert a[name].tobytes() == b[name].tobytes()
 
@@ -38,12 +43,14 @@ def test_same_seed_gives_identical_parameters():
 def test_divergence_names_the_learning_rate():
     X, Y = separable()
     with pytest.raises(TrainingDiverged, match="train.learning_rate"):
-        train(X, Y, 4, 1e38, 20, 0, "float32", 1, progress=False)
+        train(X, Y, hidden_size=4, learning_rate=1e38, iterations=20, seed=0, dtype="float32",
+              cost_every=1, progress=False)
 
 
 def test_a_model_round_trips_with_its_metadata(tmp_path):
     X, Y = separable(n_x=12)
-    params = train(X, Y, 3, 0.5, 5, 0, "float32", 1, progress=False).parameters
+    params = train(X, Y, hidden_size=3, learning_rate=0.5, iterations=5, seed=0,
+                   dtype="float32", cost_every=1, progress=False).parameters
     save_model(tmp_path / "model.npz", Model(params, image_size=2))
     model = load_model(tmp_path / "model.npz")
     assert model.image_size == 2 and model.channel_order == "BGR"
@@ -82,7 +89,9 @@ def test_a_training_set_that_is_not_pixels_is_refused(tmp_path):
 def test_accuracy_curves_match_the_plain_solver(solver):
     X, Y = separable(m=90)
     X_test, Y_test = separable(m=30, seed=5)
-    runs = [train(X, Y, 4, 0.5, 23, 0, "float64", 5, False, name, 0, X_test, Y_test, eval_every=10)
+    runs = [train(X, Y, hidden_size=4, learning_rate=0.5, iterations=23, seed=0, dtype="float64",
+                  cost_every=5, progress=False, solver=name, threads=0, X_test=X_test,
+                  Y_test=Y_test, eval_every=10)
             for name in ("direct", solver)]
     assert runs[0].accuracy_iterations == runs[1].accuracy_iterations == [0, 10, 20, 22]
     assert runs[0].test_accuracy == runs[1].test_accuracy

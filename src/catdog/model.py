@@ -1,35 +1,67 @@
-"""A trained network together with what is needed to use it on new photos."""
+"""A trained network together with what is needed to use it on new photos.
+
+The model file (`models/model.npz`, plain arrays, never pickles) holds the weights, the photo
+size and channel order, the label names and the input scaling the weights were trained with
+(for standardized inputs, the training set's mean and standard deviation). Evaluate and
+predict call the model, which applies exactly that preprocessing.
+"""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from catdog.features import PIXEL_SCALE, flatten
+from catdog.errors import CatdogError
+from catdog.features import PIXEL_MAX, PIXEL_SCALE, Examples
 from catdog.images import CHANNEL_ORDER, LABEL_NAMES
-from catdog.network import Parameters, predict_proba
+from catdog.forward import Inputs, forward_logits
+from catdog.network import Parameters, sigmoid
+from catdog.parallel import Workers, blas_threads
+from catdog.scaling import InputScaling, scaling_from_arrays
 from catdog.storage import load_npz, save_npz
 
 PARAMETER_NAMES = ("W1", "b1", "W2", "b2")
+FORWARD_THREADS = 0  # one per core; the probabilities do not depend on it
+
+
+class ModelError(CatdogError):
+    """A model file that cannot be used: unreadable, incomplete, malformed or not finite."""
 
 
 @dataclass
 class Model:
     parameters: Parameters
     image_size: int
+    scaling: InputScaling = field(default_factory=InputScaling)
     channel_order: str = CHANNEL_ORDER
     label_names: tuple[str, ...] = LABEL_NAMES
-    pixel_scale: float = PIXEL_SCALE  # X = pixels * pixel_scale
+    pixel_scale: float = PIXEL_SCALE  # X = pixels * pixel_scale, before `scaling`'s statistics
 
-    def probabilities(self, X: np.ndarray) -> np.ndarray:
-        """Probability of the second label (dog) for each column of X (n_x, m): shape (m,)."""
-        return predict_proba(self.parameters, X.astype(self.parameters["W1"].dtype, copy=False))[0]
+    def probabilities(self, X: np.ndarray | Examples) -> np.ndarray:
+        """Probability of the second label (dog) for each example: shape (m,).
+
+        X is the network's layout (n_x, m): uint8 pixels, or floats already divided by 255
+        (the tutorial's X); or `Examples`. The model's input scaling is applied to it.
+        """
+        if isinstance(X, Examples):
+            examples = X
+        elif X.dtype == np.uint8:
+            examples = Examples(X.T, PIXEL_MAX)
+        else:
+            examples = Examples.from_columns(X)
+        dtype = self.parameters["W1"].dtype
+        workers = Workers(FORWARD_THREADS)
+        try:
+            with blas_threads(1):  # chunks of fixed size, as in training: same bits any core count
+                Z2 = forward_logits(self.parameters, Inputs(examples, self.scaling, dtype), workers)
+        finally:
+            workers.close()
+        return sigmoid(Z2)[0]
 
     def probabilities_of_images(self, images: np.ndarray) -> np.ndarray:
         """(m, s, s, 3) uint8 BGR photos -> probability of dog (m,), laid out as in training."""
-        X, _ = flatten(images, np.zeros(len(images)))
-        return self.probabilities(X)
+        return self.probabilities(Examples(images.reshape(len(images), -1), PIXEL_MAX))
 
 
 def save_model(path: str | os.PathLike, model: Model) -> None:
@@ -40,18 +72,61 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
         channel_order=np.array(model.channel_order),
         label_names=np.array(model.label_names),
         pixel_scale=np.array(model.pixel_scale),
+        **model.scaling.arrays(),
     )
 
 
 def load_model(path: str | os.PathLike) -> Model:
-    arrays = load_npz(path)
+    """Read a model file; ModelError (one line, naming the file) if it cannot be used."""
+    try:
+        arrays = load_npz(path)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such model file") from None
+    except Exception as exc:  # zip, npy-header and pickle refusals all mean: not a model file
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelError(f"{path}: not a readable catdog model file ({reason})") from None
+    try:
+        return _model_from(arrays, str(path))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelError(" ".join(str(exc).split())) from None
+
+
+def _model_from(arrays: dict[str, np.ndarray], source: str) -> Model:
     missing = [k for k in (*PARAMETER_NAMES, "image_size") if k not in arrays]
     if missing:
-        raise ValueError(f"{path}: not a catdog model (missing {', '.join(missing)})")
-    return Model(
-        parameters={k: arrays[k] for k in PARAMETER_NAMES},
-        image_size=int(arrays["image_size"]),
-        channel_order=str(arrays["channel_order"]),
-        label_names=tuple(str(s) for s in arrays["label_names"]),
-        pixel_scale=float(arrays["pixel_scale"]),
-    )
+        raise ValueError(f"{source}: not a catdog model (missing {', '.join(missing)})")
+    if arrays["image_size"].shape != () or not np.issubdtype(arrays["image_size"].dtype, np.integer):
+        raise ValueError(f"{source}: image_size must be one whole number")
+    image_size = int(arrays["image_size"])
+    n_x = 3 * image_size * image_size
+    W1 = arrays["W1"]
+    if W1.ndim != 2 or W1.shape[1] != n_x or W1.shape[0] < 1:
+        raise ValueError(f"{source}: W1 has shape {W1.shape}, expected (hidden units, {n_x}) "
+                         f"for {image_size}x{image_size} colour photos")
+    h = W1.shape[0]
+    expected = {"W1": (h, n_x), "b1": (h, 1), "W2": (1, h), "b2": (1, 1)}
+    parameters = {}
+    for name, shape in expected.items():
+        value = arrays[name]
+        if value.shape != shape:
+            raise ValueError(f"{source}: {name} has shape {value.shape}, expected {shape}")
+        if value.dtype not in (np.float32, np.float64) or value.dtype != W1.dtype:
+            raise ValueError(f"{source}: {name} must be float32 or float64 like W1, "
+                             f"not {value.dtype}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{source}: {name} holds non-finite values (NaN or infinity); "
+                             f"retrain the model")
+        parameters[name] = value
+    channel_order = str(arrays.get("channel_order", CHANNEL_ORDER))
+    if channel_order != CHANNEL_ORDER:
+        raise ValueError(f"{source}: channel order {channel_order!r} cannot be applied "
+                         f"(photos are read as {CHANNEL_ORDER})")
+    pixel_scale = float(arrays.get("pixel_scale", PIXEL_SCALE))
+    if not np.isclose(pixel_scale, PIXEL_SCALE, rtol=1e-12, atol=0):
+        raise ValueError(f"{source}: pixel scale {pixel_scale} cannot be applied "
+                         f"(this version divides pixels by {PIXEL_MAX})")
+    label_names = tuple(str(s) for s in arrays.get("label_names", np.array(LABEL_NAMES)))
+    if len(label_names) != 2:
+        raise ValueError(f"{source}: expected two label names, got {len(label_names)}")
+    return Model(parameters, image_size, scaling_from_arrays(arrays, n_x, source),
+                 channel_order, label_names, pixel_scale)

@@ -23,18 +23,33 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
+INITS = ("tutorial", "xavier")
+
+
 def initialize_parameters(n_x: int, n_h: int, n_y: int, seed: int | None = None,
-                          dtype: Any = np.float64) -> Parameters:
-    """W1 then W2 drawn from N(0, 0.01^2) by RandomState(seed); zero biases."""
+                          dtype: Any = np.float64, init: str = "tutorial") -> Parameters:
+    """W1 then W2 drawn from N(0, 1) by RandomState(seed) and scaled; zero biases.
+
+    init "tutorial" scales by 0.01; "xavier" (Glorot, suited to tanh) by sqrt(2 / (fan_in +
+    fan_out)), which keeps the variance of the activations about the same from layer to layer.
+    """
     rng = np.random.RandomState(seed)
-    W1 = rng.randn(n_h, n_x) * 0.01
-    W2 = rng.randn(n_y, n_h) * 0.01
+    W1 = rng.randn(n_h, n_x) * _init_scale(init, n_x, n_h)
+    W2 = rng.randn(n_y, n_h) * _init_scale(init, n_h, n_y)
     return {
         "W1": W1.astype(dtype, copy=False),
         "b1": np.zeros((n_h, 1), dtype=dtype),
         "W2": W2.astype(dtype, copy=False),
         "b2": np.zeros((n_y, 1), dtype=dtype),
     }
+
+
+def _init_scale(init: str, fan_in: int, fan_out: int) -> float:
+    if init == "tutorial":
+        return 0.01
+    if init == "xavier":
+        return float(np.sqrt(2.0 / (fan_in + fan_out)))
+    raise ValueError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
 
 
 def forward_propagation(X: np.ndarray, parameters: Parameters) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -71,24 +86,38 @@ def cost_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
     return cross_entropy_sum(Z2, Y) / Y.shape[1]
 
 
+def gradient_sums(W2: np.ndarray, A1: np.ndarray, dZ2: np.ndarray,
+                  rows: np.ndarray | None = None) -> Parameters:
+    """The backward pass, summed (not yet averaged) over k examples: the one place it is written.
+
+    From the output error dZ2 = A2 - Y (1, k), the hidden activations A1 (h, k) and W2 (1, h):
+    {"dW2" (1, h), "db2" (1, 1), "dZ1" (h, k), "db1" (h, 1)} and, when the inputs are given as
+    rows (k, n_x), "dW1" (h, n_x). Solvers that never form dW1 (the Gram solver) use dZ1.
+    """
+    dZ1 = (W2.T @ dZ2) * (1 - A1 * A1)                  # tanh'(Z1) = 1 - A1^2
+    sums = {
+        "dW2": dZ2 @ A1.T,
+        "db2": np.sum(dZ2, axis=1, keepdims=True),
+        "dZ1": dZ1,
+        "db1": np.sum(dZ1, axis=1, keepdims=True),
+    }
+    if rows is not None:
+        sums["dW1"] = dZ1 @ rows
+    return sums
+
+
 def backward_propagation(parameters: Parameters, cache: dict[str, np.ndarray],
                          X: np.ndarray, Y: np.ndarray) -> Parameters:
     """Gradients of the mean cross-entropy: {"dW1", "db1", "dW2", "db2"}, shaped like the parameters."""
     m = X.shape[1]
-    A1, A2 = cache["A1"], cache["A2"]
-    dZ2 = A2 - Y                                        # (1, m)
-    dW2 = (dZ2 @ A1.T) / m                              # (1, n_h)
-    db2 = np.sum(dZ2, axis=1, keepdims=True) / m        # (1, 1)
-    dZ1 = (parameters["W2"].T @ dZ2) * (1 - A1 * A1)    # (n_h, m)
-    dW1 = (dZ1 @ X.T) / m                               # (n_h, n_x)
-    db1 = np.sum(dZ1, axis=1, keepdims=True) / m        # (n_h, 1)
-    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+    sums = gradient_sums(parameters["W2"], cache["A1"], cache["A2"] - Y, X.T)
+    return {name: sums[name] / m for name in ("dW1", "db1", "dW2", "db2")}
 
 
 def update_parameters(parameters: Parameters, grads: Parameters,
                       learning_rate: float = 0.1) -> Parameters:
     """One gradient-descent step: theta <- theta - learning_rate * d_theta (a new dict)."""
-    lr = np.asarray(learning_rate, dtype=parameters["W1"].dtype)
+    lr = np.asarray(learning_rate, dtype=next(iter(parameters.values())).dtype)
     return {name: value - lr * grads["d" + name] for name, value in parameters.items()}
 
 

@@ -16,6 +16,10 @@ from catdog.errors import CatdogError
 
 DTYPES = ("float32", "float64")
 SOLVERS = ("auto", "gram", "blocked", "direct")  # see catdog.solvers
+OPTIMIZERS = ("gd", "momentum", "adam")          # see catdog.optimizers
+SCHEDULES = ("constant", "step", "cosine")
+INITS = ("tutorial", "xavier")                   # see catdog.network
+SCALINGS = ("divide", "standardize")             # see catdog.scaling
 
 
 class ParamsError(CatdogError, ValueError):
@@ -46,15 +50,70 @@ class DataParams:
 
 @dataclass(frozen=True)
 class TrainParams:
+    """How the network is trained; every default is the tutorial's choice."""
+
     hidden_size: int
     learning_rate: float
-    iterations: int
+    iterations: int  # epochs: passes over the training set (full-batch steps with batch_size 0)
     seed: int
     dtype: str
     cost_every: int
-    eval_every: int  # record train and test accuracy every this many iterations
-    solver: str   # how the products with X run; "auto" picks the fastest for the shapes
-    threads: int  # 0 = one per core; a fixed count gives bit-identical results
+    eval_every: int  # record train, validation and test metrics every this many iterations
+    solver: str   # how full-batch steps run; "auto" picks the fastest for the shapes
+    threads: int  # 0 = one per core; the results do not depend on it
+    batch_size: int        # 0 = the whole training set (the tutorial)
+    optimizer: str         # gd, momentum or adam
+    beta1: float           # momentum's (and Adam's first) averaging factor
+    beta2: float           # Adam's second averaging factor
+    lr_schedule: str       # constant, step or cosine
+    lr_step_every: int     # step schedule: epochs between decays
+    lr_step_factor: float  # step schedule: factor of each decay
+    weight_decay: float    # L2 penalty on W1 and W2
+    init: str              # tutorial (randn * 0.01) or xavier
+    input_scaling: str     # divide (pixels / 255) or standardize
+    augment_flip: bool     # random horizontal flips
+    augment_shift: int     # random shifts of up to this many pixels
+    validation_fraction: float  # share of the training photos held out; 0 = none
+    patience: int          # stop after this many records without a better validation loss
+
+
+def check_train(t: TrainParams) -> None:
+    """Range checks of the train section."""
+    _check(t.hidden_size >= 1, f"train.hidden_size must be at least 1, got {t.hidden_size}")
+    _check(t.learning_rate > 0, f"train.learning_rate must be greater than 0, got {t.learning_rate}")
+    _check(t.iterations >= 1, f"train.iterations must be at least 1, got {t.iterations}")
+    _check(t.dtype in DTYPES,
+           f"train.dtype must be one of {', '.join(DTYPES)}, got {t.dtype!r}")
+    _check(t.solver in SOLVERS,
+           f"train.solver must be one of {', '.join(SOLVERS)}, got {t.solver!r}")
+    _check(t.threads >= 0, f"train.threads must be 0 (one per core) or more, got {t.threads}")
+    _check(t.eval_every >= 1, f"train.eval_every must be at least 1, got {t.eval_every}")
+    _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
+    _check(0 <= t.seed < 2 ** 32, f"train.seed must be in 0 .. 2**32 - 1, got {t.seed}")
+    _check(t.batch_size >= 0,
+           f"train.batch_size must be 0 (the whole set) or more, got {t.batch_size}")
+    for key, allowed in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES),
+                         ("init", INITS), ("input_scaling", SCALINGS)):
+        value = getattr(t, key)
+        _check(value in allowed, f"train.{key} must be one of {', '.join(allowed)}, got {value!r}")
+    for key in ("beta1", "beta2"):
+        value = getattr(t, key)
+        _check(0 <= value < 1, f"train.{key} must be in [0, 1), got {value}")
+    _check(t.lr_step_every >= 1, f"train.lr_step_every must be at least 1, got {t.lr_step_every}")
+    _check(0 < t.lr_step_factor <= 1,
+           f"train.lr_step_factor must be in (0, 1], got {t.lr_step_factor}")
+    _check(t.weight_decay >= 0, f"train.weight_decay must be 0 or more, got {t.weight_decay}")
+    _check(0 <= t.augment_shift <= 8,
+           f"train.augment_shift must be in 0 .. 8 (pixels), got {t.augment_shift}")
+    _check(0 <= t.validation_fraction < 1,
+           f"train.validation_fraction must be in [0, 1), got {t.validation_fraction}")
+    _check(t.patience >= 0,
+           f"train.patience must be 0 (never stop early) or more, got {t.patience}")
+    plain = (t.batch_size == 0 and t.optimizer == "gd" and t.weight_decay == 0
+             and not t.augment_flip and t.augment_shift == 0)
+    _check(plain or t.solver in ("auto", "blocked"),
+           f"train.solver {t.solver!r} runs full-batch gradient descent only; with batch_size, "
+           f"optimizer, weight_decay or augmentation set, use auto or blocked")
 
 
 @dataclass(frozen=True)
@@ -124,17 +183,7 @@ def validate(params: Params) -> Params:
     _check(0.0 < d.test_fraction < 1.0,
            f"data.test_fraction must be in the open interval (0, 1), got {d.test_fraction}")
     _check(d.image_size >= 8, f"data.image_size must be at least 8 (pixels), got {d.image_size}")
-    _check(t.hidden_size >= 1, f"train.hidden_size must be at least 1, got {t.hidden_size}")
-    _check(t.learning_rate > 0, f"train.learning_rate must be greater than 0, got {t.learning_rate}")
-    _check(t.iterations >= 1, f"train.iterations must be at least 1, got {t.iterations}")
-    _check(t.dtype in DTYPES,
-           f"train.dtype must be one of {', '.join(DTYPES)}, got {t.dtype!r}")
-    _check(t.solver in SOLVERS,
-           f"train.solver must be one of {', '.join(SOLVERS)}, got {t.solver!r}")
-    _check(t.threads >= 0, f"train.threads must be 0 (one per core) or more, got {t.threads}")
-    _check(t.eval_every >= 1, f"train.eval_every must be at least 1, got {t.eval_every}")
-    _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
-    _check(t.seed >= 0, f"train.seed must be 0 or more, got {t.seed}")
+    check_train(t)
     _check(d.workers >= 0, f"data.workers must be 0 (one per core) or more, got {d.workers}")
     _check(d.split_seed >= 0, f"data.split_seed must be 0 or more, got {d.split_seed}")
     _check(0.0 < e.threshold < 1.0,

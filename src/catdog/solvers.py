@@ -1,137 +1,155 @@
-"""Fast ways to run the same gradient descent: same iterates, less memory traffic.
+"""Ways to run training steps: the same equations (`catdog.network`), different speed.
 
 Notation as in `catdog.network`: X (n_x, m), W1 (h, n_x), Z1 = W1 X + b1 (h, m), ...
-Two products with X dominate an iteration (W1 X and dZ1 X^T). Both solvers here compute
-exactly the equations of `network.forward_propagation` / `backward_propagation` /
-`update_parameters`; they differ only in how X is stored and traversed:
+Every solver follows `catdog.parallel`'s rule: work is cut into chunks fixed by the data, each
+chunk runs single-threaded BLAS, partial sums are added in chunk order. So the thread count
+changes the speed only, never a bit of the result.
 
-- `BlockedSolver` keeps X as uint8 pixels, example-major, and walks it once per iteration in
-  blocks of examples: a block is scaled to floats in a cache-sized buffer, and its forward
-  and backward products run while it is in cache (the backward product of a block needs only
-  that block's forward values). Blocks are shared out to threads in a fixed pattern and the
-  partial sums are added in a fixed order, so a given thread count always gives the same bits.
-- `GramSolver` uses that every W1 update lies in the span of X's columns:
-  W1_t = W1_0 + C_t X^T with an (h, m) matrix C_t, so Z1_t = W1_0 X + C_t (X^T X). With the
-  Gram matrix G = X^T X computed once, an iteration costs O(h m^2) instead of O(h n_x m), and
-  the update of W1 becomes C <- C - (learning_rate / m) dZ1.
+- `BlockedSolver` keeps X as uint8 pixels, example-major, and walks a batch (the whole set, or
+  a mini-batch) in chunks of `CHUNK` examples: a chunk is scaled (and augmented) into a
+  cache-sized float buffer and both of its products run while it is in cache. It runs any
+  optimizer, weight decay and augmentation.
+- `GramSolver` (full-batch gradient descent only) uses that every W1 update lies in the span of
+  X's columns: W1_t = W1_0 + C_t X^T with an (h, m) matrix C_t, so Z1_t = W1_0 X + C_t (X^T X).
+  With G = X^T X computed once, a step costs O(h m^2) instead of O(h n_x m).
+- `DirectSolver` (full-batch gradient descent only): the network module's functions on X held
+  whole as floats, single-threaded: the reference.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
-from catdog.features import Examples
+from catdog.augment import Augmentation, Draws
+from catdog.forward import CHUNK, Inputs, chunk_buffer, forward_logits
 from catdog.network import (
     Parameters,
     backward_propagation,
     cost_from_logits,
     cross_entropy_sum,
     forward_propagation,
-    initialize_parameters,
+    gradient_sums,
     sigmoid,
     update_parameters,
 )
+from catdog.optimizers import GradientDescent, Optimizer
+from catdog.parallel import Workers, chunks
 
-BLOCK = 64          # examples per block: 64 x 12288 float32 is 3 MB, within this machine's caches
 TILE = 1024         # Gram matrix tile: 4 MB of float32, stays in cache for its second use
 FEATURE_BLOCK_BYTES = 48 << 20  # floats converted at once when building the Gram matrix
+GRADIENTS = ("dW1", "db1", "dW2", "db2")
 
 
-def resolve_threads(threads: int) -> int:
-    return threads or os.cpu_count() or 1
+class Solver(Protocol):
+    """What the training loop needs from a solver."""
+
+    name: str
+    whole_batch: bool  # True when step() returns the logits of the whole training set
+
+    def step(self, learning_rate: float) -> tuple[float, np.ndarray | None]:
+        """One epoch: returns the mean cost of its batches (each before its update) and, when
+        that is what the epoch computed, the logits Z2 (1, m) of the training set before it."""
+
+    def logits(self, name: str) -> np.ndarray:
+        """Z2 (1, m') under the current weights of the held-out set `name`, or "train"."""
+
+    def snapshot(self) -> Any:
+        """The current weights, kept aside cheaply (for early stopping)."""
+
+    def parameters_of(self, snapshot: Any) -> Parameters:
+        """W1, b1, W2, b2 of a snapshot."""
 
 
-@cache
-def _controller() -> ThreadpoolController:
-    # Found once: looking the BLAS libraries up again at every iteration costs real time.
-    return ThreadpoolController()
+def gradient_pass(parameters: Parameters, inputs: Inputs, Y: np.ndarray, index: slice | np.ndarray,
+                  workers: Workers, augmentation: Augmentation | None = None,
+                  draws: Draws | None = None) -> tuple[float, Parameters, np.ndarray]:
+    """Summed cost, summed gradients and logits Z2 (1, k) of the k examples at `index`.
+
+    `index` is a slice or an array of example positions; Y (1, m) holds every example's label.
+    """
+    k = index.stop - index.start if isinstance(index, slice) else len(index)
+    base = index.start if isinstance(index, slice) else 0
+
+    def one(bounds: tuple[int, int]):
+        lo, hi = bounds
+        part = slice(base + lo, base + hi) if isinstance(index, slice) else index[lo:hi]
+        transform = None if draws is None else partial(augmentation.apply, draws=draws[lo:hi])
+        F = inputs.rows(part, chunk_buffer(workers, inputs), transform)
+        y = Y[:, part]
+        # errstate is per thread: divergence shows up in the cost, which the caller checks
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, cache = forward_propagation(F.T, parameters)
+            sums = gradient_sums(parameters["W2"], cache["A1"], cache["A2"] - y, F)
+            return cross_entropy_sum(cache["Z2"], y), sums, cache["Z2"]
+
+    cost, total, Z2 = 0.0, None, []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for c, sums, z in workers.map(one, chunks(k, CHUNK)):   # in chunk order
+            cost += c
+            Z2.append(z)
+            if total is None:
+                total = {g: sums[g].copy() for g in GRADIENTS}
+            else:
+                for g in GRADIENTS:
+                    total[g] += sums[g]
+    return cost, total, np.concatenate(Z2, axis=1)
 
 
-def blas_threads(n: int):
-    """Context in which BLAS calls use n threads."""
-    return _controller().limit(limits=n, user_api="blas")
-
-
-class _ExplicitWeights:
-    """Solvers that hold W1 itself: held-out logits are a plain blocked forward pass."""
-
-    parameters: Parameters
-    threads: int
-    held_out: Examples | None
-
-    def held_out_logits(self) -> np.ndarray:
-        """Z2 of the held-out examples under the current parameters."""
-        return forward_logits(self.parameters, self.held_out, self.threads)
-
-    def result(self) -> Parameters:
-        return self.parameters
-
-
-class BlockedSolver(_ExplicitWeights):
-    """Gradient descent reading X once per iteration, in blocks, on `threads` threads."""
+class BlockedSolver:
+    """Epochs of (mini-)batch steps with any optimizer, reading uint8 X chunk by chunk."""
 
     name = "blocked"
 
-    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int,
-                 held_out: Examples | None = None):
-        self.examples, self.parameters, self.held_out = examples, parameters, held_out
-        self.dtype = parameters["W1"].dtype
-        self.Y = np.asarray(Y, dtype=self.dtype)
-        self.threads = resolve_threads(threads)
-        self.buffers = [np.empty((BLOCK, examples.n_x), self.dtype) for _ in range(self.threads)]
-        starts = list(range(0, examples.m, BLOCK))
-        self.shares = [starts[t::self.threads] for t in range(self.threads)]
+    def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
+                 workers: Workers, held_out: dict[str, Inputs] | None = None,
+                 batch_size: int = 0, optimizer: Optimizer | None = None,
+                 weight_decay: float = 0.0, augmentation: Augmentation | None = None,
+                 seed: int = 0):
+        self.inputs, self.parameters, self.workers = inputs, parameters, workers
+        self.Y = np.asarray(Y, dtype=inputs.dtype)
+        self.held_out = {"train": inputs, **(held_out or {})}
+        self.batch_size = batch_size if 0 < batch_size < inputs.m else 0
+        self.optimizer = optimizer or GradientDescent()
+        self.weight_decay = weight_decay
+        self.augmentation = augmentation if augmentation and augmentation.active else None
+        # Separate streams: turning augmentation on does not change the order of the batches.
+        self.whole_batch = not self.batch_size and self.augmentation is None
+        self.shuffle_rng = np.random.default_rng([seed, 1])
+        self.augment_rng = np.random.default_rng([seed, 2])
 
-    def _partial(self, t: int, want_grads: bool):
-        """Thread t's sums over its blocks: cost terms and, if wanted, gradient sums."""
-        p, buf, Y = self.parameters, self.buffers[t], self.Y
-        h, n_x = p["W1"].shape
-        cost = 0.0
-        dW1 = np.zeros((h, n_x), self.dtype) if want_grads else None
-        dW2 = np.zeros((1, h), self.dtype)
-        db1 = np.zeros((h, 1), self.dtype)
-        db2 = np.zeros((1, 1), self.dtype)
-        z2 = []  # (start, Z2) of each block
-        with np.errstate(over="ignore", invalid="ignore"):  # per thread: divergence is reported
-            for start in self.shares[t]:
-                stop = min(start + BLOCK, self.examples.m)
-                F = self.examples.block(start, stop, buf)             # (k, n_x)
-                Z1 = (F @ p["W1"].T).T + p["b1"]                       # (h, k)
-                A1 = np.tanh(Z1)
-                Z2 = p["W2"] @ A1 + p["b2"]                            # (1, k)
-                y = Y[:, start:stop]
-                cost += cross_entropy_sum(Z2, y)
-                z2.append((start, Z2))
-                if not want_grads:
-                    continue
-                dZ2 = sigmoid(Z2) - y
-                dW2 += dZ2 @ A1.T
-                db2 += dZ2.sum(axis=1, keepdims=True)
-                dZ1 = (p["W2"].T @ dZ2) * (1 - A1 * A1)                # (h, k)
-                dW1 += dZ1 @ F
-                db1 += dZ1.sum(axis=1, keepdims=True)
-        return cost, {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}, z2
+    def _batches(self) -> list[slice | np.ndarray]:
+        m = self.inputs.m
+        if not self.batch_size:
+            return [slice(0, m)]
+        order = self.shuffle_rng.permutation(m)
+        return [order[start:stop] for start, stop in chunks(m, self.batch_size)]
 
-    def _run(self, want_grads: bool):
-        with blas_threads(1):
-            if self.threads == 1:
-                return [self._partial(0, want_grads)]
-            with ThreadPoolExecutor(self.threads) as pool:
-                return list(pool.map(lambda t: self._partial(t, want_grads), range(self.threads)))
+    def step(self, learning_rate: float) -> tuple[float, np.ndarray | None]:
+        total, Z2 = 0.0, None
+        for index in self._batches():
+            k = index.stop - index.start if isinstance(index, slice) else len(index)
+            draws = self.augmentation.draw(self.augment_rng, k) if self.augmentation else None
+            cost, sums, Z2 = gradient_pass(self.parameters, self.inputs, self.Y, index,
+                                           self.workers, self.augmentation, draws)
+            total += cost
+            grads = {g: sums[g] / k for g in GRADIENTS}
+            if self.weight_decay:
+                wd = self.inputs.dtype.type(self.weight_decay)
+                grads["dW1"] = grads["dW1"] + wd * self.parameters["W1"]
+                grads["dW2"] = grads["dW2"] + wd * self.parameters["W2"]
+            self.parameters = self.optimizer.update(self.parameters, grads, learning_rate)
+        return total / self.inputs.m, Z2 if self.whole_batch else None
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
-        """One iteration: returns the cost and logits Z2 (1, m) before the update, then updates."""
-        parts = self._run(want_grads=True)
-        m = self.examples.m
-        cost = sum(c for c, _, _ in parts) / m
-        grads = {k: sum(g[k] for _, g, _ in parts[1:]) + parts[0][1][k] for k in parts[0][1]}
-        lr = self.dtype.type(learning_rate)
-        self.parameters = {k: v - lr * (grads["d" + k] / m) for k, v in self.parameters.items()}
-        return cost, _in_order(parts)
+    def logits(self, name: str) -> np.ndarray:
+        return forward_logits(self.parameters, self.held_out[name], self.workers)
+
+    def snapshot(self) -> Parameters:
+        return dict(self.parameters)  # steps build new arrays, never change these in place
+
+    def parameters_of(self, snapshot: Parameters) -> Parameters:
+        return snapshot
 
 
 class SymmetricTiles:
@@ -139,7 +157,8 @@ class SymmetricTiles:
 
     A product with a thin matrix reads each tile from memory once and uses it twice, for its
     own block and for its mirror image, while it is still in cache: half the memory traffic
-    of a plain product, which is what bounds it.
+    of a plain product, which is what bounds it. Tiles are shared out to threads; the pieces
+    of each output block are added in tile order.
     """
 
     def __init__(self, S: np.ndarray, size: int = TILE):
@@ -148,118 +167,157 @@ class SymmetricTiles:
         self.tiles = [(i, j, np.ascontiguousarray(S[i:i + size, j:j + size]))
                       for i in starts for j in starts if j >= i]
 
-    def times(self, V: np.ndarray) -> np.ndarray:
-        """S V for V of shape (m, k)."""
-        out = np.zeros((self.m, V.shape[1]), V.dtype)
+    @classmethod
+    def zeros(cls, m: int, dtype: np.dtype, size: int = TILE) -> "SymmetricTiles":
+        """An (m, m) zero matrix, never held whole."""
+        tiles = cls(np.zeros((0, 0), dtype), size)
+        starts = range(0, m, size)
+        tiles.m = m
+        tiles.tiles = [(i, j, np.zeros((min(size, m - i), min(size, m - j)), dtype))
+                       for i in starts for j in starts if j >= i]
+        return tiles
+
+    def add_products(self, F: np.ndarray, workers: Workers) -> None:
+        """S += F F^T for F (m, f), tile by tile."""
         s = self.size
-        for i, j, T in self.tiles:
-            out[i:i + s] += T @ V[j:j + s]
-            if j > i:
-                out[j:j + s] += T.T @ V[i:i + s]
+
+        def one(tile):
+            i, j, T = tile
+            T += F[i:i + s] @ F[j:j + s].T
+        list(workers.map(one, self.tiles))
+
+    def times(self, V: np.ndarray, workers: Workers | None = None) -> np.ndarray:
+        """S V for V of shape (m, k)."""
+        s = self.size
+
+        def one(tile):
+            i, j, T = tile
+            return T @ V[j:j + s], (T.T @ V[i:i + s] if j > i else None)
+
+        out = np.zeros((self.m, V.shape[1]), V.dtype)
+        pieces = map(one, self.tiles) if workers is None else workers.map(one, self.tiles)
+        for (i, j, _), (own, mirror) in zip(self.tiles, pieces):
+            out[i:i + s] += own
+            if mirror is not None:
+                out[j:j + s] += mirror
         return out
 
 
 class GramSolver:
-    """Gradient descent in the span of X's columns, from the Gram matrix X^T X."""
+    """Full-batch gradient descent in the span of X's columns, from the Gram matrix X^T X."""
 
     name = "gram"
+    whole_batch = True
 
-    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int,
-                 held_out: Examples | None = None):
-        self.examples = examples
-        self.dtype = parameters["W1"].dtype
+    def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
+                 workers: Workers, held_out: dict[str, Inputs] | None = None):
+        self.inputs, self.workers = inputs, workers
+        self.dtype = inputs.dtype
         self.Y = np.asarray(Y, dtype=self.dtype)
-        self.threads = resolve_threads(threads)
         self.W1_0 = parameters["W1"]
-        self.b1, self.W2, self.b2 = parameters["b1"], parameters["W2"], parameters["b2"]
-        m, h = examples.m, self.W1_0.shape[0]
-        m_held = held_out.m if held_out is not None else 0
-        self.G = np.zeros((m, m), self.dtype)
+        self.rest = {k: parameters[k] for k in ("b1", "W2", "b2")}
+        m, h = inputs.m, self.W1_0.shape[0]
+        held_out = held_out or {}
+        self.G = SymmetricTiles.zeros(m, self.dtype)
         self.Z1_0 = np.zeros((h, m), self.dtype)
-        # With a held-out set, K = X^T X_held and W1_0 X_held make its logits O(h m m_held).
-        self.K = np.zeros((m, m_held), self.dtype)
-        self.Z1_0_held = np.zeros((h, m_held), self.dtype)
-        # Few wide blocks of features: each adds a product to all of G, so G is read and
-        # written once per block; each converted block serves G, K and both Z1_0.
+        # For each held-out set, K = X^T X_held and W1_0 X_held give its logits in O(h m m_held).
+        self.K = {name: np.zeros((m, x.m), self.dtype) for name, x in held_out.items()}
+        self.Z1_0_held = {name: np.zeros((h, x.m), self.dtype) for name, x in held_out.items()}
+        # Few wide blocks of features (the width depends on m only): each adds a product to all
+        # of G, so G is read and written once per block; each converted block serves all.
         width = max(256, FEATURE_BLOCK_BYTES // (m * self.dtype.itemsize))
-        with blas_threads(self.threads):
-            for start in range(0, examples.n_x, width):
-                stop = min(start + width, examples.n_x)
-                F = examples.columns(start, stop, self.dtype)      # (m, f)
-                self.G += F @ F.T
-                self.Z1_0 += self.W1_0[:, start:stop] @ F.T
-                if m_held:
-                    F_held = held_out.columns(start, stop, self.dtype)
-                    self.K += F @ F_held.T
-                    self.Z1_0_held += self.W1_0[:, start:stop] @ F_held.T
-        self.G = SymmetricTiles(self.G)
+        for start, stop in chunks(inputs.examples.n_x, width):
+            F = inputs.columns(start, stop)                          # (m, f)
+            self.G.add_products(F, workers)
+            self._add_rows(self.Z1_0, self.W1_0[:, start:stop], F)
+            for name, x in held_out.items():
+                F_held = x.columns(start, stop)
+                self._add_rows(self.Z1_0_held[name], self.W1_0[:, start:stop], F_held)
+                self._add_K(self.K[name], F, F_held)
         self.C = np.zeros((h, m), self.dtype)
 
+    def _add_rows(self, Z: np.ndarray, W: np.ndarray, F: np.ndarray) -> None:
+        """Z += W F^T, by chunks of F's rows (columns of Z): each chunk owns its columns."""
+        def one(bounds):
+            lo, hi = bounds
+            Z[:, lo:hi] += W @ F[lo:hi].T
+        list(self.workers.map(one, chunks(F.shape[0], TILE)))
+
+    def _add_K(self, K: np.ndarray, F: np.ndarray, F_held: np.ndarray) -> None:
+        def one(bounds):
+            lo, hi = bounds
+            K[lo:hi] += F[lo:hi] @ F_held.T
+        list(self.workers.map(one, chunks(F.shape[0], TILE)))
+
     def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
-        m = self.examples.m
-        with blas_threads(self.threads):
-            # C G, computed as (G C^T)^T since G is symmetric.
-            Z1 = self.Z1_0 + self.G.times(np.ascontiguousarray(self.C.T)).T + self.b1  # W1_t X + b1
+        m = self.inputs.m
+        # C G, computed as (G C^T)^T since G is symmetric: W1_t X + b1.
+        Z1 = self.Z1_0 + self.G.times(np.ascontiguousarray(self.C.T), self.workers).T + self.rest["b1"]
         A1 = np.tanh(Z1)
-        Z2 = self.W2 @ A1 + self.b2
+        Z2 = self.rest["W2"] @ A1 + self.rest["b2"]
         cost = cost_from_logits(Z2, self.Y)
-        dZ2 = sigmoid(Z2) - self.Y
-        dW2 = (dZ2 @ A1.T) / m
-        db2 = dZ2.sum(axis=1, keepdims=True) / m
-        dZ1 = (self.W2.T @ dZ2) * (1 - A1 * A1)
-        db1 = dZ1.sum(axis=1, keepdims=True) / m
+        sums = gradient_sums(self.rest["W2"], A1, sigmoid(Z2) - self.Y)
         lr = self.dtype.type(learning_rate)
-        self.C -= (lr / self.dtype.type(m)) * dZ1                  # W1 -= lr * dZ1 X^T / m
-        self.b1 = self.b1 - lr * db1
-        self.W2 = self.W2 - lr * dW2
-        self.b2 = self.b2 - lr * db2
+        self.C -= (lr / self.dtype.type(m)) * sums["dZ1"]          # W1 -= lr * dZ1 X^T / m
+        self.rest = update_parameters(self.rest, {g: sums[g] / m for g in ("db1", "dW2", "db2")},
+                                      learning_rate)
         return cost, Z2
 
-    def held_out_logits(self) -> np.ndarray:
-        with blas_threads(self.threads):
-            Z1 = self.Z1_0_held + self.C @ self.K + self.b1
-        return self.W2 @ np.tanh(Z1) + self.b2
+    def logits(self, name: str) -> np.ndarray:
+        if name == "train":
+            return forward_logits(self.parameters_of(self.snapshot()), self.inputs, self.workers)
+        Z1 = self.Z1_0_held[name] + self.C @ self.K[name] + self.rest["b1"]
+        return self.rest["W2"] @ np.tanh(Z1) + self.rest["b2"]
 
-    def result(self) -> Parameters:
-        """W1 = W1_0 + C X^T, built block by block."""
+    def snapshot(self) -> tuple[np.ndarray, Parameters]:
+        return self.C.copy(), dict(self.rest)
+
+    def parameters_of(self, snapshot: tuple[np.ndarray, Parameters]) -> Parameters:
+        """W1 = W1_0 + C X^T, built chunk by chunk in example order."""
+        C, rest = snapshot
         W1 = self.W1_0.copy()
-        buf = np.empty((BLOCK, self.examples.n_x), self.dtype)
-        with blas_threads(self.threads):
-            for start in range(0, self.examples.m, BLOCK):
-                stop = min(start + BLOCK, self.examples.m)
-                W1 += self.C[:, start:stop] @ self.examples.block(start, stop, buf)
-        return {"W1": W1, "b1": self.b1, "W2": self.W2, "b2": self.b2}
+        buf = np.empty((CHUNK, self.inputs.examples.n_x), self.dtype)
+        for start, stop in chunks(self.inputs.m, CHUNK):
+            W1 += C[:, start:stop] @ self.inputs.rows(slice(start, stop), buf)
+        return {"W1": W1, **rest}
 
 
-class DirectSolver(_ExplicitWeights):
-    """The plain equations on X held whole as floats: the network module's own functions."""
+class DirectSolver:
+    """Full-batch gradient descent: the network module's functions on X held whole as floats."""
 
     name = "direct"
+    whole_batch = True
 
-    def __init__(self, examples: Examples, Y: np.ndarray, parameters: Parameters, threads: int,
-                 held_out: Examples | None = None):
-        self.held_out = held_out
-        self.dtype = parameters["W1"].dtype
-        self.X = np.ascontiguousarray(examples.rows.T, dtype=self.dtype)
-        if examples.divisor != 1:
-            self.X /= self.dtype.type(examples.divisor)
-        self.Y = np.asarray(Y, dtype=self.dtype)
+    def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
+                 workers: Workers, held_out: dict[str, Inputs] | None = None):
+        self.workers = workers
+        self.held_out = {"train": inputs, **(held_out or {})}
+        self.X = inputs.rows(slice(0, inputs.m), np.empty((inputs.m, inputs.examples.n_x),
+                                                          inputs.dtype)).T
+        self.Y = np.asarray(Y, dtype=inputs.dtype)
         self.parameters = parameters
-        self.threads = resolve_threads(threads)
 
     def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
-        with blas_threads(self.threads):
-            _, cache = forward_propagation(self.X, self.parameters)
-            grads = backward_propagation(self.parameters, cache, self.X, self.Y)
+        _, cache = forward_propagation(self.X, self.parameters)
+        grads = backward_propagation(self.parameters, cache, self.X, self.Y)
         self.parameters = update_parameters(self.parameters, grads, learning_rate)
         return cost_from_logits(cache["Z2"], self.Y), cache["Z2"]
+
+    def logits(self, name: str) -> np.ndarray:
+        return forward_logits(self.parameters, self.held_out[name], self.workers)
+
+    def snapshot(self) -> Parameters:
+        return dict(self.parameters)
+
+    def parameters_of(self, snapshot: Parameters) -> Parameters:
+        return snapshot
 
 
 SOLVERS = {"blocked": BlockedSolver, "gram": GramSolver, "direct": DirectSolver}
 
 
 def choose_solver(m: int, n_x: int, hidden_size: int, iterations: int) -> str:
-    """The cheaper of the two for these shapes, by counting multiply-adds.
+    """The cheaper of gram and blocked for full-batch gradient descent, by multiply-adds.
 
     blocked: 2 h n_x m per iteration. gram: n_x m^2 / 2 once (G is symmetric, its products
     are cheaper than general ones) plus h m^2 per iteration; only while m <= n_x / 2, where an
@@ -270,26 +328,3 @@ def choose_solver(m: int, n_x: int, hidden_size: int, iterations: int) -> str:
     blocked = 2 * hidden_size * n_x * m * iterations
     gram = n_x * m * m / 2 + hidden_size * m * m * iterations
     return "gram" if gram < blocked else "blocked"
-
-
-def make_solver(name: str, examples: Examples, Y: np.ndarray, hidden_size: int, seed: int,
-                dtype: str, iterations: int, threads: int, held_out: Examples | None = None):
-    """Build the named solver ("auto" chooses) from the seeded initial parameters; with
-    `held_out`, its `held_out_logits()` gives that set's logits under the current weights."""
-    if name == "auto":
-        name = choose_solver(examples.m, examples.n_x, hidden_size, iterations)
-    parameters = initialize_parameters(examples.n_x, hidden_size, 1, seed, dtype)
-    return SOLVERS[name](examples, Y, parameters, threads, held_out)
-
-
-def _in_order(parts) -> np.ndarray:
-    """The threads' per-block logits, put back in example order: (1, m)."""
-    blocks = [b for _, _, per_block in parts for b in per_block]
-    blocks.sort(key=lambda b: b[0])
-    return np.concatenate([z for _, z in blocks], axis=1)
-
-
-def forward_logits(parameters: Parameters, examples: Examples, threads: int = 0) -> np.ndarray:
-    """Z2 (1, m) for every example, block by block (X is never held as floats whole)."""
-    solver = BlockedSolver(examples, np.zeros((1, examples.m)), parameters, threads)
-    return _in_order(solver._run(want_grads=False))

@@ -1,16 +1,35 @@
-"""Full-batch gradient descent for the two-layer network."""
+"""The training loop: epochs, batches, validation, keeping the best weights.
+
+With the default settings this is the tutorial: full-batch gradient descent from
+`randn * 0.01` weights on pixels / 255, one step per iteration. Every other choice (mini-
+batches, momentum or Adam, a learning-rate schedule, weight decay, Xavier initialization,
+standardized inputs, augmentation, a validation split with early stopping) is opt-in.
+
+An iteration is an epoch: one pass over the training set, which is one step with the whole set
+as the batch (batch_size 0) or ceil(m / batch_size) steps with mini-batches.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
 
+from catdog.augment import Augmentation
 from catdog.errors import CatdogError
-from catdog.network import Parameters, cost_from_logits, sigmoid
 from catdog.features import Examples
-from catdog.solvers import forward_logits, make_solver
+from catdog.network import Parameters, cost_from_logits, initialize_parameters, sigmoid
+from catdog.optimizers import learning_rate_at, make_optimizer
+from catdog.parallel import Workers, blas_threads
+from catdog.scaling import InputScaling, fit_scaling
+from catdog.forward import Inputs, forward_logits
+from catdog.solvers import BlockedSolver, DirectSolver, GramSolver, Solver, choose_solver
+
+# Called each time a point is recorded: (iteration, {"cost": ..., "train_accuracy": ..., ...}).
+RecordCallback = Callable[[int, dict[str, float]], None]
+SETS = ("train", "validation", "test")
 
 
 class TrainingDiverged(CatdogError):
@@ -21,12 +40,20 @@ class TrainingDiverged(CatdogError):
 class TrainResult:
     parameters: Parameters
     solver: str
+    scaling: InputScaling = field(default_factory=InputScaling)
     cost_iterations: list[int] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
-    # Accuracy of the parameters of these iterations (before their update), when recorded.
+    # Metrics of the parameters of these iterations (before their update), when recorded.
     accuracy_iterations: list[int] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
+    validation_accuracy: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    # With a validation split: the recorded iteration whose weights are `parameters`.
+    best_iteration: int | None = None
+    iterations_run: int = 0
 
 
 def accuracy_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
@@ -38,52 +65,86 @@ def _as_examples(X: np.ndarray | Examples) -> Examples:
     return X if isinstance(X, Examples) else Examples.from_columns(X)
 
 
-def train(X: np.ndarray | Examples, Y: np.ndarray, hidden_size: int, learning_rate: float,
-          iterations: int, seed: int, dtype: str = "float32", cost_every: int = 1,
-          progress: bool = True, solver: str = "auto", threads: int = 0,
-          X_test: np.ndarray | Examples | None = None, Y_test: np.ndarray | None = None,
-          eval_every: int = 0) -> TrainResult:
-    """Train on X (n_x, m) -- or on `Examples` -- and Y (1, m).
+def validation_split(Y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted positions (train, validation): a seeded share `fraction` of each class."""
+    y = np.asarray(Y).reshape(-1)
+    rng = np.random.default_rng([seed, 3])
+    held = []
+    for label in (0, 1):
+        members = np.flatnonzero(y == label)
+        n = int(round(fraction * len(members)))
+        held.append(rng.permutation(members)[:n])
+    validation = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(y)), validation), validation
 
-    Iteration i (from 0) runs a forward pass, takes its cost (before the update), backpropagates
-    and updates. The cost of iterations 0, cost_every, 2 * cost_every, ... and of the last one
-    is recorded. With X_test, Y_test and eval_every > 0, the train and test accuracy of the
-    same iterations' parameters are recorded every eval_every iterations and at the last.
-    `solver` picks how the products with X are run ("auto": the cheapest for the shapes;
-    see `catdog.solvers`); all compute the same iterates. `threads` = 0 uses every core.
+
+def _subset(examples: Examples, index: np.ndarray) -> Examples:
+    return Examples(examples.rows[index], examples.divisor)
+
+
+def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning_rate: float,
+          iterations: int, seed: int, dtype: str = "float32", cost_every: int = 1,
+          eval_every: int = 0, solver: str = "auto", threads: int = 0,
+          batch_size: int = 0, optimizer: str = "gd", beta1: float = 0.9, beta2: float = 0.999,
+          lr_schedule: str = "constant", lr_step_every: int = 1, lr_step_factor: float = 0.1,
+          weight_decay: float = 0.0, init: str = "tutorial", input_scaling: str = "divide",
+          augment_flip: bool = False, augment_shift: int = 0,
+          validation_fraction: float = 0.0, patience: int = 0,
+          X_test: np.ndarray | Examples | None = None, Y_test: np.ndarray | None = None,
+          progress: bool = True, on_record: RecordCallback | None = None) -> TrainResult:
+    """Train on X (n_x, m) -- or on `Examples` -- and Y (1, m); returns weights and curves.
+
+    Iteration i (from 0) is an epoch; the cost recorded for it is the mean of its batches'
+    costs, each taken before its update. Iterations 0, cost_every, 2 * cost_every, ... and the
+    last record the cost; with a test set or a validation split and eval_every > 0, iterations
+    0, eval_every, ... and the last also record accuracy and log loss on each set, of the
+    weights before that iteration's update. With validation_fraction > 0 a seeded, stratified
+    share of the training examples is held out; the weights returned are those of the recorded
+    iteration with the lowest validation log loss, and with patience > 0 training stops after
+    that many records without improvement. `solver` picks how full-batch gradient descent runs
+    (see `catdog.solvers`); `threads` (0 = one per core) changes the speed, never the result.
     """
     examples = _as_examples(X)
     Y = np.asarray(Y).reshape(1, examples.m)
-    track = X_test is not None and eval_every > 0
-    held_out = _as_examples(X_test) if track else None
-    engine = make_solver(solver, examples, Y, hidden_size, seed, dtype, iterations, threads,
-                         held_out)
-    if track:
-        Y_test = np.asarray(Y_test).reshape(1, -1)
-    result = TrainResult(parameters={}, solver=engine.name)
-    bar = tqdm(range(iterations), desc=f"train ({engine.name})", unit="it",
-               disable=None if progress else True)
-    # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
-    with np.errstate(over="ignore", invalid="ignore"):
-        for i in bar:
-            last = i == iterations - 1
-            evaluate = track and (i % eval_every == 0 or last)
-            if evaluate:
-                test_accuracy = accuracy_from_logits(engine.held_out_logits(), Y_test)
-            cost, Z2 = engine.step(learning_rate)
-            if not math.isfinite(cost):
-                raise TrainingDiverged(
-                    f"training diverged at iteration {i} (cost {cost}); "
-                    f"lower train.learning_rate (now {learning_rate})")
-            if i % cost_every == 0 or last:
-                result.cost_iterations.append(i)
-                result.costs.append(cost)
-                bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
-            if evaluate:
-                result.accuracy_iterations.append(i)
-                result.train_accuracy.append(accuracy_from_logits(Z2, Y))
-                result.test_accuracy.append(test_accuracy)
-        result.parameters = engine.result()
+    ftype = np.dtype(dtype)
+    held: dict[str, Examples] = {}
+    labels: dict[str, np.ndarray] = {}
+    if validation_fraction > 0:
+        keep, out = validation_split(Y, validation_fraction, seed)
+        held["validation"], labels["validation"] = _subset(examples, out), Y[:, out]
+        examples, Y = _subset(examples, keep), Y[:, keep]
+    if X_test is not None and eval_every > 0:
+        held["test"] = _as_examples(X_test)
+        labels["test"] = np.asarray(Y_test).reshape(1, -1)
+    track = bool(held) and eval_every > 0
+    scaling = fit_scaling(input_scaling, examples)
+    inputs = {name: Inputs(x, scaling, ftype) for name, x in held.items()}
+    parameters = initialize_parameters(examples.n_x, hidden_size, 1, seed, ftype, init)
+    plain = (batch_size == 0 or batch_size >= examples.m) and optimizer == "gd" \
+        and weight_decay == 0 and not augment_flip and augment_shift == 0
+    if solver == "auto":
+        solver = choose_solver(examples.m, examples.n_x, hidden_size, iterations) if plain \
+            else "blocked"
+    workers = Workers(threads)
+    train_inputs = Inputs(examples, scaling, ftype)
+    with blas_threads(1):  # all parallelism is in `workers`, over fixed chunks
+        if solver == "blocked":
+            engine: Solver = BlockedSolver(
+                train_inputs, Y, parameters, workers=workers, held_out=inputs,
+                batch_size=batch_size, optimizer=make_optimizer(optimizer, beta1, beta2),
+                weight_decay=weight_decay, augmentation=Augmentation(augment_flip, augment_shift),
+                seed=seed)
+        else:
+            engine = {"gram": GramSolver, "direct": DirectSolver}[solver](
+                train_inputs, Y, parameters, workers=workers, held_out=inputs)
+        try:
+            result = _loop(engine, Y, labels, iterations, learning_rate, cost_every,
+                           eval_every if track else 0, progress, on_record, patience,
+                           dict(schedule=lr_schedule, step_every=lr_step_every,
+                                step_factor=lr_step_factor))
+        finally:
+            workers.close()
+    result.scaling = scaling
     if not all(np.all(np.isfinite(p)) for p in result.parameters.values()):
         raise TrainingDiverged(
             f"training diverged: the weights are no longer finite; "
@@ -91,13 +152,81 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, hidden_size: int, learning_ra
     return result
 
 
+def _loop(engine: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iterations: int,
+          learning_rate: float, cost_every: int, eval_every: int, progress: bool,
+          on_record: RecordCallback | None, patience: int, schedule: dict) -> TrainResult:
+    result = TrainResult(parameters={}, solver=engine.name)
+    validating = "validation" in labels
+    best_loss, best, since_best = math.inf, None, 0
+    bar = tqdm(range(iterations), desc=f"train ({engine.name})", unit="epoch",
+               disable=None if progress else True)
+    # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in bar:
+            last = i == iterations - 1
+            evaluate = eval_every > 0 and (i % eval_every == 0 or last)
+            point: dict[str, float] = {}
+            if evaluate:
+                wanted = list(labels) if engine.whole_batch else ["train", *labels]
+                logits = {name: engine.logits(name) for name in wanted}
+                snapshot = engine.snapshot() if validating else None
+            lr = learning_rate_at(i, iterations, learning_rate, **schedule)
+            cost, Z2 = engine.step(lr)
+            if not math.isfinite(cost):
+                raise TrainingDiverged(
+                    f"training diverged at iteration {i} (cost {cost}); "
+                    f"lower train.learning_rate (now {learning_rate})")
+            if i % cost_every == 0 or last:
+                result.cost_iterations.append(i)
+                result.costs.append(cost)
+                point["cost"] = cost
+                bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
+            if evaluate:
+                if not engine.whole_batch:  # mini-batches or augmentation: its own forward pass
+                    Z2 = logits["train"]
+                _record(result, i, Y, Z2, logits, labels, point)
+                if validating:
+                    loss = point["validation_loss"]
+                    if loss < best_loss:
+                        best_loss, best, since_best = loss, (i, snapshot), 0
+                    else:
+                        since_best += 1
+            if on_record is not None and point:
+                on_record(i, point)
+            result.iterations_run = i + 1
+            if validating and patience and since_best >= patience:
+                break
+        final = engine.snapshot()
+    if best is not None:
+        result.best_iteration, final = best
+    result.parameters = engine.parameters_of(final)
+    return result
+
+
+def _record(result: TrainResult, i: int, Y: np.ndarray, Z2: np.ndarray | None,
+            logits: dict[str, np.ndarray], labels: dict[str, np.ndarray], point: dict) -> None:
+    result.accuracy_iterations.append(i)
+    sets = {"train": (Z2, Y), **{name: (logits[name], labels[name]) for name in labels}}
+    for name, (Z, y) in sets.items():
+        accuracy, loss = accuracy_from_logits(Z, y), cost_from_logits(Z, y)
+        getattr(result, f"{name}_accuracy").append(accuracy)
+        getattr(result, f"{name}_loss").append(loss)
+        point[f"{name}_accuracy"], point[f"{name}_loss"] = accuracy, loss
+
+
 def training_metrics(parameters: Parameters, X: np.ndarray | Examples, Y: np.ndarray,
-                     threads: int = 0) -> dict:
+                     threads: int = 0, scaling: InputScaling | None = None) -> dict:
     """Cost and accuracy of the trained parameters on the data they were trained on."""
     examples = _as_examples(X)
     dtype = parameters["W1"].dtype
     Y = np.asarray(Y, dtype=dtype).reshape(1, examples.m)
-    Z2 = forward_logits(parameters, examples, threads)
+    workers = Workers(threads)
+    try:
+        with blas_threads(1):
+            Z2 = forward_logits(parameters, Inputs(examples, scaling or InputScaling(), dtype),
+                                workers)
+    finally:
+        workers.close()
     return {
         "final_cost": cost_from_logits(Z2, Y),
         "accuracy": accuracy_from_logits(Z2, Y),

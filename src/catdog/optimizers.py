@@ -1,0 +1,98 @@
+"""Update rules and learning-rate schedules.
+
+An optimizer turns the gradients of one step into new parameters. Gradient descent is the
+tutorial's rule (`network.update_parameters`); momentum and Adam keep running averages of the
+gradients, written as in the same course (exponentially weighted averages, bias-corrected for
+Adam). Every optimizer works on parameter dicts {"W1", "b1", "W2", "b2"} and gradient dicts
+{"dW1", ...} of any shapes and returns a new dict.
+"""
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from catdog.network import Parameters, update_parameters
+
+OPTIMIZERS = ("gd", "momentum", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+
+
+class Optimizer(Protocol):
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
+        """The parameters after one step against `grads`."""
+
+
+class GradientDescent:
+    """theta <- theta - lr * d_theta."""
+
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
+        return update_parameters(parameters, grads, learning_rate)
+
+
+class Momentum:
+    """v <- beta v + (1 - beta) d_theta;  theta <- theta - lr v  (v starts at 0)."""
+
+    def __init__(self, beta: float = 0.9):
+        self.beta, self.v = beta, None
+
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
+        if self.v is None:
+            self.v = {k: np.zeros_like(g) for k, g in grads.items()}
+        dtype = parameters["W1"].dtype.type
+        beta = dtype(self.beta)
+        self.v = {k: beta * self.v[k] + (1 - beta) * g for k, g in grads.items()}
+        return update_parameters(parameters, self.v, learning_rate)
+
+
+class Adam:
+    """Bias-corrected running means of the gradient (v) and of its square (s):
+
+    v <- b1 v + (1 - b1) g;  s <- b2 s + (1 - b2) g^2;  t <- t + 1
+    theta <- theta - lr (v / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)
+    """
+
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.t, self.v, self.s = 0, None, None
+
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
+        if self.v is None:
+            self.v = {k: np.zeros_like(g) for k, g in grads.items()}
+            self.s = {k: np.zeros_like(g) for k, g in grads.items()}
+        dtype = parameters["W1"].dtype.type
+        b1, b2, eps = dtype(self.beta1), dtype(self.beta2), dtype(self.eps)
+        self.t += 1
+        self.v = {k: b1 * self.v[k] + (1 - b1) * g for k, g in grads.items()}
+        self.s = {k: b2 * self.s[k] + (1 - b2) * (g * g) for k, g in grads.items()}
+        c1 = dtype(1 - self.beta1 ** self.t)
+        c2 = dtype(1 - self.beta2 ** self.t)
+        steps = {k: (self.v[k] / c1) / (np.sqrt(self.s[k] / c2) + eps) for k in grads}
+        return update_parameters(parameters, steps, learning_rate)
+
+
+def make_optimizer(name: str, beta1: float = 0.9, beta2: float = 0.999) -> Optimizer:
+    if name == "gd":
+        return GradientDescent()
+    if name == "momentum":
+        return Momentum(beta1)
+    if name == "adam":
+        return Adam(beta1, beta2)
+    raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+
+
+def learning_rate_at(epoch: int, epochs: int, base: float, schedule: str = "constant",
+                     step_every: int = 1, step_factor: float = 0.1) -> float:
+    """The learning rate of epoch `epoch` (from 0) out of `epochs`.
+
+    constant: base. step: base * step_factor ** (epoch // step_every). cosine: from base down
+    towards 0 along half a cosine, base * (1 + cos(pi * epoch / epochs)) / 2.
+    """
+    if schedule == "constant":
+        return base
+    if schedule == "step":
+        return base * step_factor ** (epoch // step_every)
+    if schedule == "cosine":
+        return base * (1 + math.cos(math.pi * epoch / epochs)) / 2
+    raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")
