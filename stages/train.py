@@ -13,12 +13,12 @@ from catdog.training import TrainResult, train, training_metrics
 
 
 def curves(result: TrainResult, kind: str) -> pd.DataFrame:
-    """One row per recorded iteration: `kind` (accuracy or loss) on each set."""
+    """One row per recorded iteration: `kind` (accuracy or loss) on each set; the validation
+    column stays empty without a validation split (so the plots' columns never change)."""
     columns = {"iteration": result.accuracy_iterations}
     for name in ("train", "validation", "test"):
         values = getattr(result, f"{name}_{kind}")
-        if values:
-            columns[name] = values
+        columns[name] = values if values else [None] * len(result.accuracy_iterations)
     return pd.DataFrame(columns)
 
 

@@ -44,7 +44,7 @@ def test_outputs_exist_with_the_declared_shapes(repo):
     assert list(confusion.columns) == ["path", "actual", "predicted", "p_dog"]
     assert len(confusion) == 8
     accuracy = pd.read_csv(root / "metrics/accuracy.csv")
-    assert list(accuracy.columns) == ["iteration", "train", "test"]
+    assert list(accuracy.columns) == ["iteration", "train", "validation", "test"]
     assert accuracy.iteration.tolist() == [0, 50, 59]  # eval_every 50, and the last iteration
     assert accuracy.train.iloc[-1] == pytest.approx(train["accuracy"], abs=0.1)
     pr = pd.read_csv(root / "metrics/pr.csv")

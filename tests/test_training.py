@@ -114,3 +114,72 @@ def test_mistakes_grid_shows_the_most_confident_errors_first():
     assert grid.shape[1] == 2 * TILE and grid.dtype == np.uint8
     assert (grid[:TILE, :TILE] == 80).all()  # image 2 in the first tile
     assert (grid[:TILE, TILE:2 * TILE] == 40).all()  # then image 1
+
+
+# ---- validation, early stopping, preprocessing --------------------------------------------
+def photos(m=120, s=4, seed=0):
+    """uint8 colour photos (s x s) whose brightness decides the label."""
+    from catdog.features import Examples
+
+    rng = np.random.RandomState(seed)
+    Y = (np.arange(m) % 2).reshape(1, m).astype(np.float64)
+    rows = rng.randint(0, 200, size=(m, 3 * s * s)) + 55 * Y.T * (rng.rand(m, 1) > 0.3)
+    return Examples(rows.astype(np.uint8), 255), Y
+
+
+def test_the_validation_split_is_seeded_stratified_and_disjoint():
+    from catdog.training import validation_split
+
+    Y = np.array([[0] * 30 + [1] * 70])
+    keep, held = validation_split(Y, 0.2, seed=4)
+    assert len(held) == 20 and (Y[0, held] == 1).sum() == 14
+    assert not set(keep) & set(held) and len(keep) + len(held) == 100
+    again, _ = validation_split(Y, 0.2, seed=4)
+    other, _ = validation_split(Y, 0.2, seed=5)
+    assert np.array_equal(keep, again) and not np.array_equal(keep, other)
+
+
+def test_early_stopping_returns_the_recorded_best_iteration():
+    X, Y = photos()
+    records = []
+    result = train(X, Y, hidden_size=6, learning_rate=0.05, iterations=60, seed=1,
+                   dtype="float64", eval_every=4, optimizer="adam", batch_size=16,
+                   validation_fraction=0.25, patience=3, progress=False,
+                   on_record=lambda i, point: records.append((i, point)))
+    losses = result.validation_loss
+    best = int(np.argmin(losses))
+    assert result.best_iteration == result.accuracy_iterations[best]
+    assert best < len(losses) - 1 < 15  # it got worse afterwards, and stopped early
+    assert result.iterations_run == result.accuracy_iterations[-1] + 1 < 60
+    # the callback saw every recorded point, with its metrics
+    evaluated = [(i, p) for i, p in records if "validation_loss" in p]
+    assert [i for i, _ in evaluated] == result.accuracy_iterations
+    assert [p["validation_loss"] for _, p in evaluated] == losses
+    assert [i for i, p in records if "cost" in p] == result.cost_iterations
+    # the weights returned are the best iteration's: same validation loss again
+    from catdog.features import Examples
+    from catdog.training import validation_split
+
+    _, held = validation_split(Y, 0.25, 1)
+    again = training_metrics(result.parameters, Examples(X.rows[held], 255), Y[:, held],
+                             scaling=result.scaling)
+    assert again["final_cost"] == pytest.approx(losses[best], rel=1e-12)
+
+
+def test_standardized_inputs_round_trip_through_the_model_file(tmp_path):
+    X, Y = photos(m=60)
+    result = train(X, Y, hidden_size=3, learning_rate=0.1, iterations=5, seed=0,
+                   input_scaling="standardize", progress=False)
+    pixels = X.rows.astype(np.float64) / 255
+    np.testing.assert_allclose(result.scaling.mean, pixels.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(result.scaling.std, pixels.std(axis=0), rtol=1e-9)
+    save_model(tmp_path / "model.npz", Model(result.parameters, 4, result.scaling))
+    model = load_model(tmp_path / "model.npz")
+    standardized = (pixels - result.scaling.mean) / result.scaling.std
+    from catdog.network import predict_proba
+
+    ref = predict_proba({k: v.astype(np.float64) for k, v in result.parameters.items()},
+                        standardized.T)[0]
+    np.testing.assert_allclose(model.probabilities(X.rows.T), ref, rtol=1e-5)
+    plain = Model(result.parameters, 4)  # the same weights without the statistics
+    assert not np.allclose(plain.probabilities(X.rows.T), ref, rtol=1e-3)
