@@ -35,20 +35,18 @@ STABLE = 300     # iterations over which cost curves are compared
 
 def make_features(m: int) -> Path:
     """data/processed-style train.npz with m synthetic 64x64 faces (cached)."""
-    from catdog.features import flatten
+    from catdog.features import save_features
     from catdog.images import resize_image
-    from catdog.storage import save_npz
     from catdog.synthetic import draw_animal
 
-    path = CACHE / f"train-{m}.npz"
+    path = CACHE / f"train-{m}-uint8.npz"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         images = np.empty((m, 64, 64, 3), np.uint8)
         labels = np.arange(m) % 2
         for i in range(m):
             images[i] = resize_image(draw_animal(int(labels[i]), np.random.default_rng([7, i])), 64)
-        X, Y = flatten(images, labels)
-        save_npz(path, X=X, Y=Y, image_size=np.array(64))
+        save_features(path, images, labels, np.array([f"{i}" for i in range(m)]))
     return path
 
 
@@ -57,7 +55,7 @@ def baseline(path: Path, h: int, iterations: int, learning_rate: float, seed: in
     start = time.perf_counter()
     data = np.load(path)
     X, Y = data["X"].astype(np.float64), data["Y"].astype(np.float64)
-    X = np.rint(X * 255) / 255  # the exact p / 255 of the plain pipeline, in float64
+    X = X / 255  # the exact p / 255 of the plain pipeline, in float64
     rng = np.random.RandomState(seed)
     W1 = rng.randn(h, X.shape[0]) * 0.01
     W2 = rng.randn(1, h) * 0.01
@@ -122,7 +120,7 @@ def torch_autograd(path: Path, h: int, iterations: int, learning_rate: float, se
 
     start = time.perf_counter()
     data = np.load(path)
-    X = torch.from_numpy(np.ascontiguousarray(data["X"], dtype=np.float32))
+    X = torch.from_numpy(np.ascontiguousarray(data["X"], dtype=np.float32) / np.float32(255))
     Y = torch.from_numpy(data["Y"].astype(np.float32))
     rng = np.random.RandomState(seed)
     W1 = torch.tensor(rng.randn(h, X.shape[0]) * 0.01, dtype=torch.float32, requires_grad=True)

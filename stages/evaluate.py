@@ -1,20 +1,20 @@
-"""Stage evaluate: score the model on the test arrays (params: evaluate)."""
+"""Stage evaluate: score the model on the test split (params: evaluate)."""
 import pandas as pd
 
 from catdog.cli import run_stage
+from catdog.features import read_features
 from catdog.gallery import encode_png, mistakes_grid
 from catdog.metrics import classification_metrics, precision_recall_curve, roc_curve
 from catdog.model import load_model
 from catdog.params import load_params
-from catdog.storage import load_npz, write_bytes, write_csv, write_json
+from catdog.storage import write_bytes, write_csv, write_json
 
 
 def main() -> None:
     p = load_params().evaluate
     model = load_model("models/model.npz")
-    test = load_npz("data/processed/test.npz")
-    photos = load_npz("data/interim/test.npz")
-    y, prob = test["Y"][0], model.probabilities(test["X"])
+    test = read_features("data/processed/test.npz")
+    y, prob = test.Y[0], model.probabilities_of_images(test.images())
     names = list(model.label_names)
     metrics = classification_metrics(y, prob, p.threshold)
     fpr, tpr, _ = roc_curve(y, prob)
@@ -23,12 +23,12 @@ def main() -> None:
     write_csv("metrics/roc.csv", pd.DataFrame({"fpr": fpr, "tpr": tpr}))
     write_csv("metrics/pr.csv", pd.DataFrame({"recall": recall, "precision": precision}))
     write_csv("metrics/confusion.csv", pd.DataFrame({
-        "path": photos["paths"],
+        "path": test.paths,
         "actual": [names[int(v)] for v in y],
         "predicted": [names[int(v)] for v in prob > p.threshold],
         "p_dog": prob,
     }))
-    grid = mistakes_grid(photos["images"], y, prob, model.label_names, p.threshold)
+    grid = mistakes_grid(test.images(), y, prob, model.label_names, p.threshold)
     write_bytes("metrics/mistakes.png", encode_png(grid))
     print(f"evaluate: test accuracy {metrics['accuracy']:.4f}, ROC AUC {metrics['roc_auc']:.4f} "
           f"on {metrics['n_examples']} photos")

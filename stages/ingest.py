@@ -2,19 +2,27 @@
 import numpy as np
 
 from catdog.cli import run_stage
-from catdog.dataset import ingest, summary
+from catdog.dataset import IngestError, ingest, summary
 from catdog.params import load_params
 from catdog.storage import save_npz, write_csv
 
 INTERIM = "data/interim"
+MANIFEST = f"{INTERIM}/manifest.csv"
 
 
 def main() -> None:
-    manifest, splits = ingest(load_params().data)
+    try:
+        manifest, splits = ingest(load_params().data)
+    except IngestError as exc:
+        if exc.manifest is not None:  # what became of every file is the way to the cause
+            write_csv(MANIFEST, exc.manifest)
+            print(summary(exc.manifest))
+            raise IngestError(f"{exc} in {MANIFEST}") from None
+        raise
     for name, split in splits.items():
         save_npz(f"{INTERIM}/{name}.npz", images=split.images, labels=split.labels,
                  paths=np.array(split.paths, dtype=str))
-    write_csv(f"{INTERIM}/manifest.csv", manifest)
+    write_csv(MANIFEST, manifest)
     print(summary(manifest))
 
 

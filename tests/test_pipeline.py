@@ -23,7 +23,7 @@ def test_outputs_exist_with_the_declared_shapes(repo):
     for split, m in (("train", 32), ("test", 8)):
         arrays = load_npz(root / f"data/processed/{split}.npz")
         assert arrays["X"].shape == (12288, m) and arrays["Y"].shape == (1, m)
-        assert 0 <= arrays["X"].min() and arrays["X"].max() <= 1
+        assert arrays["X"].dtype == np.uint8 and float(arrays["scale"]) == 1 / 255
         images = load_npz(root / f"data/interim/{split}.npz")["images"]
         assert images.shape == (m, 64, 64, 3) and images.dtype == np.uint8
     model = load_npz(root / "models/model.npz")

@@ -59,32 +59,6 @@ def test_a_model_round_trips_with_its_metadata(tmp_path):
         np.testing.assert_array_equal(model.parameters[name], params[name])
 
 
-@pytest.mark.parametrize("order", ["F", "C"])
-def test_the_training_set_loads_as_exact_uint8_pixels(tmp_path, order):
-    from catdog.features import flatten, load_split
-    from catdog.storage import save_npz
-
-    images = np.random.RandomState(0).randint(0, 256, size=(7, 4, 4, 3)).astype(np.uint8)
-    X, Y = flatten(images, np.array([0, 1, 1, 0, 1, 0, 0]))
-    save_npz(tmp_path / "train.npz", X=np.asarray(X, order=order), Y=Y, image_size=np.array(4))
-    examples, Y_loaded, size = load_split(tmp_path / "train.npz")
-    assert examples.rows.dtype == np.uint8 and examples.rows.shape == (7, 48)
-    np.testing.assert_array_equal(examples.rows, images.reshape(7, -1))
-    np.testing.assert_array_equal(examples.block(0, 7, np.empty((7, 48), np.float32)), X.T)
-    np.testing.assert_array_equal(Y_loaded, Y)
-    assert size == 4
-
-
-def test_a_training_set_that_is_not_pixels_is_refused(tmp_path):
-    from catdog.features import load_split
-    from catdog.storage import save_npz
-
-    save_npz(tmp_path / "train.npz", X=np.full((3, 2), 0.3, np.float32), Y=np.zeros((1, 2)),
-             image_size=np.array(1))
-    with pytest.raises(ValueError, match="not 8-bit pixels"):
-        load_split(tmp_path / "train.npz")
-
-
 @pytest.mark.parametrize("solver", ["gram", "blocked"])
 def test_accuracy_curves_match_the_plain_solver(solver):
     X, Y = separable(m=90)

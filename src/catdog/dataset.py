@@ -1,30 +1,38 @@
-"""From folders of photos to labelled uint8 image stacks and a manifest.
+"""From folders or archives of photos to labelled uint8 image stacks and a manifest.
 
-Every file found under the folders gets one manifest row: `ok`, or `skipped` with a reason.
-Decoding runs on all cores; the result does not depend on the number of workers or on the
-order in which they finish, because each file's pixels go to the row fixed by its sorted
-position.
+Every file found under the folders, and every member of the archives, gets one manifest row:
+`ok`, or `skipped` with a reason. Decoding runs on all cores; the result does not depend on the
+number of workers or on the order in which they finish, because each photo's pixels go to the
+row fixed by its sorted position.
 """
 from __future__ import annotations
 
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from catdog.archives import Archive, Member, is_archive_name, member_path, open_archive
 from catdog.errors import CatdogError
-from catdog.images import LABEL_NAMES, ImageError, is_image_name, label_from_path, load_photo
+from catdog.images import (LABEL_NAMES, MB, ImageError, Limits, is_image_name, label_from_path,
+                           load_photo, photo_from_bytes)
 from catdog.params import DataParams, require_folders
 
-_CHUNK = 16  # files per decoding task
+_CHUNK = 16  # photos per decoding task
 MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason", "converted"]
 
 
 class IngestError(CatdogError):
-    """No usable data: nothing is written."""
+    """No usable data. `manifest`, when there is one, says what became of every file."""
+
+    def __init__(self, message: str, manifest: pd.DataFrame | None = None):
+        super().__init__(message)
+        self.manifest = manifest
 
 
 @dataclass
@@ -38,21 +46,35 @@ class Split:
 
 @dataclass
 class _Entry:
-    """One file found, and what became of it."""
+    """One file or archive member found, and what became of it."""
 
-    path: str
+    path: str               # as the manifest shows it: a file path or `archive:member`
     split: str
     label: int | None = None
-    reason: str = ""       # why it is skipped; "" while usable
+    reason: str = ""        # why it is skipped; "" while usable
     converted: str = ""
     digest: str = ""
+    file: str = ""          # the file to open, for a photo in a folder
+    archive: int = -1       # which archive holds it, for an archive member
+    member: Member | None = None
+
+
+def printable(path: str) -> str:
+    """A path as text: bytes of a non-UTF-8 file name shown as \\xNN escapes, so that the
+    manifest and every later file can be written as UTF-8."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
     """Every entry under `folder` that is not a folder we descend into, as (path, note) in
     sorted order; note is "" for a regular entry or why it is not descended into."""
     found: list[tuple[str, str]] = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:
+        if exc.filename is not None and os.fspath(exc.filename) != os.fspath(folder):
+            found.append((os.fspath(exc.filename), f"folder cannot be read: {exc.strerror or exc}"))
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable, followlinks=False):
         for name in dirs:
             path = os.path.join(root, name)
             if os.path.islink(path):
@@ -77,48 +99,119 @@ def stratified_test_mask(labels: np.ndarray, fraction: float, seed: int) -> np.n
     return mask
 
 
-def _find(data: DataParams) -> list[_Entry]:
+def _judge(entry: _Entry, name: str) -> _Entry:
+    """Skip by name what cannot be a labelled photo; name is the file or member name."""
+    if not entry.reason and not is_image_name(name):
+        entry.reason = "not an image file (by its extension)"
+    elif not entry.reason and entry.label is None:
+        entry.reason = "no label: neither file name nor folder says cat or dog"
+    return entry
+
+
+def _folder_entries(folder: str, split: str) -> list[_Entry]:
+    return [_judge(_Entry(printable(path), split, label_from_path(path), note, file=path), path)
+            for path, note in list_files(folder)]
+
+
+def _archive_entries(archive: Archive, index: int, split: str, limits: Limits) -> list[_Entry]:
+    members = archive.members(limits.max_bytes)
+    # Unpacking keeps the last of several members of one name; so does ingest.
+    last = {m.name: m.position for m in members}
+    shown = printable(archive.path)
     entries = []
-    for folder, split in ((data.train_dir, "train"), (data.test_dir, "test")):
-        if not folder:
-            continue
-        for path, note in list_files(folder):
-            entry = _Entry(path, split, label_from_path(path), note)
-            if not entry.reason and not is_image_name(path):
-                entry.reason = "not an image file (by its extension)"
-            elif not entry.reason and entry.label is None:
-                entry.reason = "no label: neither file name nor folder says cat or dog"
-            entries.append(entry)
+    for m in members:
+        entry = _Entry(member_path(shown, printable(m.name)), split, label_from_path(m.name),
+                       m.note, archive=index, member=m)
+        if not entry.reason and last[m.name] != m.position:
+            entry.reason = "a later member of the archive has the same name (unpacking keeps that one)"
+        entries.append(_judge(entry, m.name))
+    return sorted(entries, key=lambda e: (e.path, e.member.position))
+
+
+def _sources(data: DataParams) -> list[tuple[str, str, str]]:
+    """(key, path, split) of each photo source ingest reads."""
+    sources = [("train_dir", data.train_dir, "train")]
+    if not data.split_train:
+        sources.append(("test_dir", data.test_dir, "test"))
+    return sources
+
+
+def _find(data: DataParams, limits: Limits, archives: list[Archive]) -> list[_Entry]:
+    entries = []
+    for key, path, split in _sources(data):
+        if os.path.isdir(path):
+            entries += _folder_entries(path, split)
+        elif is_archive_name(path):
+            archives.append(open_archive(path))
+            entries += _archive_entries(archives[-1], len(archives) - 1, split, limits)
+        else:
+            raise IngestError(f"data.{key}: {path!r} is a file, not a folder or a .zip, .tar, "
+                              f".tar.gz or .tgz archive of photos")
     return entries
 
 
-def _decode_all(entries: list[_Entry], data: DataParams, workers: int, progress: bool) -> np.ndarray:
-    """Decode every still-usable entry into row i of the returned array (i = its position)."""
+def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
+             limits: Limits) -> Iterator[list[tuple[int, bytes | None]]]:
+    """The photos to decode in small batches of (entry index, bytes): files are opened by
+    the decoding threads (bytes None); archive members are read here, front to back."""
+    files = [i for i in todo if entries[i].member is None]
+    for k in range(0, len(files), _CHUNK):
+        yield [(i, None) for i in files[k:k + _CHUNK]]
+    for a, archive in enumerate(archives):
+        wanted = {entries[i].member.position: i for i in todo if entries[i].archive == a}
+        batch: list[tuple[int, bytes | None]] = []
+        for member, got in archive.read([entries[i].member for i in wanted.values()],
+                                        limits.max_bytes):
+            i = wanted[member.position]
+            if isinstance(got, str):
+                entries[i].reason = got
+                continue
+            batch.append((i, got))
+            if len(batch) == _CHUNK:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _decode_all(entries: list[_Entry], archives: list[Archive], data: DataParams,
+                limits: Limits, workers: int, progress: bool) -> np.ndarray:
+    """Decode every still-usable entry into row i of the returned array (i = its position).
+
+    Rows of skipped entries are never written, so their pages are never touched: memory
+    holds the decoded photos only.
+    """
     size = data.image_size
     images = np.zeros((len(entries), size, size, 3), dtype=np.uint8)
     todo = [i for i, e in enumerate(entries) if not e.reason]
 
-    def decode(chunk: list[int]) -> int:
-        for i in chunk:
+    def decode(batch: list[tuple[int, bytes | None]]) -> int:
+        for i, raw in batch:
             try:
-                photo = load_photo(entries[i].path, size, data.fast_decode)
+                photo = (load_photo(entries[i].file, size, data.fast_decode, limits) if raw is None
+                         else photo_from_bytes(raw, size, data.fast_decode, limits))
             except ImageError as exc:
                 entries[i].reason = str(exc)
             else:
                 images[i] = photo.image
                 entries[i].converted = "; ".join(photo.conversions)
                 entries[i].digest = photo.digest
-        return len(chunk)
+        return len(batch)
 
     # OpenCV's decoders and resize release the GIL, so threads use every core without
-    # copying pixels between processes. Files go out in small chunks to keep the
-    # per-task overhead low and the progress bar moving.
-    chunks = [todo[k:k + _CHUNK] for k in range(0, len(todo), _CHUNK)]
+    # copying pixels between processes. Photos go out in small batches to keep the per-task
+    # overhead low; at most a few batches wait at a time, so archive bytes read ahead of the
+    # decoders stay a few megabytes.
     with ThreadPoolExecutor(max_workers=workers) as pool, \
             tqdm(total=len(todo), desc="ingest", unit="photo",
                  disable=None if progress else True) as bar:
-        for done in pool.map(decode, chunks):
-            bar.update(done)
+        pending: deque = deque()
+        for batch in _batches(entries, todo, archives, limits):
+            pending.append(pool.submit(decode, batch))
+            while len(pending) > 2 * workers:
+                bar.update(pending.popleft().result())
+        while pending:
+            bar.update(pending.popleft().result())
     return images
 
 
@@ -146,31 +239,52 @@ def _drop_duplicates(entries: list[_Entry]) -> None:
 
 
 def ingest(data: DataParams, progress: bool = True) -> tuple[pd.DataFrame, dict[str, Split]]:
-    """Read the photos under data.train_dir (and data.test_dir) into labelled uint8 stacks.
+    """Read the photos of data.train_dir (and data.test_dir) into labelled uint8 stacks.
 
-    Returns the manifest (one row per file found) and the "train" and "test" splits.
+    Returns the manifest (one row per file or member found) and the "train" and "test" splits.
+    Peak memory: the decoded photos, plus the smaller split once more.
     """
     require_folders(data)
-    entries = _find(data)
-    workers = data.workers or os.cpu_count() or 1
-    images = _decode_all(entries, data, workers, progress)
+    limits = Limits(data.max_file_mb * MB, data.max_pixels)
+    archives: list[Archive] = []
+    try:
+        entries = _find(data, limits, archives)
+        workers = data.workers or os.cpu_count() or 1
+        images = _decode_all(entries, archives, data, limits, workers, progress)
+    finally:
+        for archive in archives:
+            archive.close()
     _drop_duplicates(entries)
 
     kept = np.array([i for i, e in enumerate(entries) if not e.reason], dtype=np.intp)
     labels = np.array([entries[i].label for i in kept], dtype=np.uint8)
-    if not data.test_dir:
+    if data.split_train:
         test = stratified_test_mask(labels, data.test_fraction, data.split_seed)
         for i, is_test in zip(kept, test):
             entries[i].split = "test" if is_test else "train"
     split_of = np.array([entries[i].split for i in kept])
-    _check_usable(labels, split_of, data)
+    manifest = _manifest(entries)
+    _check_usable(labels, split_of, data, manifest)
 
-    splits = {}
-    for name in ("train", "test"):
-        chosen = split_of == name
-        splits[name] = Split(images[kept[chosen]], labels[chosen],
-                             [entries[i].path for i in kept[chosen]])
-    return _manifest(entries), splits
+    stacks = _stacks(images, kept, split_of)
+    return manifest, {name: Split(stacks[name], labels[split_of == name],
+                                  [entries[i].path for i in kept[split_of == name]])
+                      for name in ("train", "test")}
+
+
+def _stacks(images: np.ndarray, kept: np.ndarray, split_of: np.ndarray) -> dict[str, np.ndarray]:
+    """Each split's rows of `images` as one contiguous stack, without a second copy of all:
+    the smaller split is copied out, then the larger one's rows move to the front of `images`
+    in place (row k comes from row rows[k] >= k, so no row is overwritten before it moves)."""
+    rows = {name: kept[split_of == name] for name in ("train", "test")}
+    small, large = sorted(rows, key=lambda name: (len(rows[name]), name))
+    stacks = {small: images[rows[small]]}
+    order = rows[large]
+    for start in range(0, len(order), 1024):
+        stop = min(start + 1024, len(order))
+        images[start:stop] = images[order[start:stop]]
+    stacks[large] = images[:len(order)]
+    return stacks
 
 
 def _manifest(entries: list[_Entry]) -> pd.DataFrame:
@@ -180,16 +294,18 @@ def _manifest(entries: list[_Entry]) -> pd.DataFrame:
         columns=MANIFEST_COLUMNS)
 
 
-def _check_usable(labels: np.ndarray, split_of: np.ndarray, data: DataParams) -> None:
+def _check_usable(labels: np.ndarray, split_of: np.ndarray, data: DataParams,
+                  manifest: pd.DataFrame) -> None:
     where = f"data.train_dir={data.train_dir!r}" + (
-        f", data.test_dir={data.test_dir!r}" if data.test_dir else "")
+        "" if data.split_train else f", data.test_dir={data.test_dir!r}")
     if len(labels) == 0:
-        raise IngestError(f"no usable images found ({where}); see the manifest's reasons")
+        raise IngestError(f"no usable images found ({where}); see the manifest's reasons", manifest)
     for name in ("train", "test"):
         in_split = labels[split_of == name]
         for label, label_name in enumerate(LABEL_NAMES):
             if not np.any(in_split == label):
-                raise IngestError(f"the {name} split has no usable {label_name} images ({where})")
+                raise IngestError(f"the {name} split has no usable {label_name} images ({where}); "
+                                  f"see the manifest's reasons", manifest)
 
 
 def summary(manifest: pd.DataFrame) -> str:

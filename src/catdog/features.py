@@ -1,26 +1,46 @@
-"""The network's input layout: flattened pixels scaled to [0, 1], one example per column."""
+"""The network's input layout: one example per column, X of shape (n_x, m), Y of shape (1, m).
+
+Stored lean: X holds the exact 8-bit pixels (uint8, a quarter of float32's bytes) with the scale
+1/255 recorded beside it; the tutorial's float X, pixels / 255 in [0, 1], is made on request
+(`Features.float_X`). Column j of X is image j read row by row, pixel by pixel, channel by
+channel (BGR).
+"""
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
+
+from catdog.errors import CatdogError
+from catdog.storage import save_npz
 
 PIXEL_MAX = 255
 PIXEL_SCALE = 1 / PIXEL_MAX
 
 
-def flatten(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(m, s, s, 3) uint8 and (m,) -> X (s*s*3, m) float32 in [0, 1] and Y (1, m) float32.
+def pixel_columns(images: np.ndarray) -> np.ndarray:
+    """(m, s, s, 3) uint8 -> X (s*s*3, m) uint8, a view: column j is image j's bytes, so X is
+    stored column by column (Fortran order) and each example's pixels lie together."""
+    return images.reshape(images.shape[0], -1).T
 
-    Column j of X is image j read row by row, pixel by pixel, channel by channel. X is
-    stored column by column (Fortran order), so each example's pixels lie together.
-    """
-    m = images.shape[0]
-    X = images.reshape(m, -1).T.astype(np.float32)
-    X /= np.float32(PIXEL_MAX)
-    return X, np.asarray(labels).reshape(1, m).astype(np.float32)
+
+def to_float(X: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """uint8 pixels -> the tutorial's float X: exactly pixels / 255 in `dtype`."""
+    out = X.astype(dtype)
+    out /= np.dtype(dtype).type(PIXEL_MAX)
+    return out
+
+
+def flatten(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(m, s, s, 3) uint8 and (m,) -> X (s*s*3, m) float32 in [0, 1] and Y (1, m) float32."""
+    return to_float(pixel_columns(images)), label_row(labels)
+
+
+def label_row(labels: np.ndarray) -> np.ndarray:
+    """(m,) labels -> Y (1, m) float32."""
+    labels = np.asarray(labels)
+    return labels.reshape(1, labels.shape[0]).astype(np.float32)
 
 
 @dataclass
@@ -58,44 +78,60 @@ class Examples:
         return np.divide(self.rows[:, start:stop], np.dtype(dtype).type(self.divisor), dtype=dtype)
 
 
-def _read_pixels(member, shape: tuple[int, int], fortran_order: bool, dtype: np.dtype,
-                 out: np.ndarray, source: str) -> None:
-    """Stream X (n_x, m) of floats p / 255 into out (m, n_x) uint8, about 8 MB at a time.
+class FeaturesError(CatdogError, ValueError):
+    """A processed-array file that is not what featurize writes."""
 
-    In Fortran order (what `flatten` writes) the file holds X example by example, so a read
-    fills whole rows of `out`; in C order it holds feature rows, which are transposed in.
-    """
-    n_x, m = shape
-    outer = m if fortran_order else n_x
-    inner = n_x if fortran_order else m
-    per_read = max(1, (8 << 20) // max(1, inner * dtype.itemsize))
-    for start in range(0, outer, per_read):
-        k = min(per_read, outer - start)
-        block = np.frombuffer(member.read(k * inner * dtype.itemsize), dtype=dtype).reshape(k, inner)
-        pixels = np.rint(block * PIXEL_MAX)
-        if not np.array_equal(np.divide(pixels, PIXEL_MAX, dtype=dtype), block):
-            raise ValueError(f"{source}: X is not 8-bit pixels divided by {PIXEL_MAX}")
-        if fortran_order:
-            out[start:start + k] = pixels
-        else:
-            out[:, start:start + k] = pixels.T
+
+@dataclass
+class Features:
+    """One split as featurize stores it."""
+
+    X: np.ndarray        # (n_x, m) uint8 pixels; X * scale are the network's inputs
+    Y: np.ndarray        # (1, m) float32, cat = 0, dog = 1
+    image_size: int
+    paths: list[str]     # where each example came from, as the manifest names it
+    scale: float = PIXEL_SCALE
+
+    def float_X(self, dtype=np.float32) -> np.ndarray:
+        """The tutorial's X (n_x, m): exactly pixels / 255 in `dtype`."""
+        return to_float(self.X, dtype)
+
+    def images(self) -> np.ndarray:
+        """(m, s, s, 3) uint8 BGR photos, a view of X."""
+        s = self.image_size
+        return self.X.T.reshape(self.X.shape[1], s, s, 3)
+
+    def examples(self) -> Examples:
+        """Rows (m, n_x) of uint8 pixels for the solvers, a view of X."""
+        return Examples(self.X.T, PIXEL_MAX)
+
+
+def save_features(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
+                  paths: np.ndarray) -> None:
+    """Write one split: X (n_x, m) uint8 with its scale, Y (1, m), image size and paths.
+    X is a view of `images` written as it lies in memory, so no second copy is made."""
+    save_npz(path, X=pixel_columns(images), scale=np.array(PIXEL_SCALE), Y=label_row(labels),
+             image_size=np.array(images.shape[1]), paths=np.asarray(paths, dtype=str))
+
+
+def read_features(path: str | os.PathLike) -> Features:
+    """Read one split written by `save_features`. Peak memory: the uint8 pixels."""
+    with np.load(path, allow_pickle=False) as data:
+        missing = {"X", "Y", "scale", "image_size", "paths"} - set(data.files)
+        if missing:
+            raise FeaturesError(f"{path}: not a featurized split (no {', '.join(sorted(missing))}); "
+                                f"rerun `dvc repro`")
+        X, scale = data["X"], float(data["scale"])
+        if X.dtype != np.uint8 or X.ndim != 2 or scale != PIXEL_SCALE:
+            raise FeaturesError(f"{path}: X must be (n_x, m) uint8 pixels with scale 1/255, got "
+                                f"{X.dtype} {X.shape} with scale {scale}; rerun `dvc repro`")
+        return Features(X, data["Y"], int(data["image_size"]), data["paths"].tolist(), scale)
 
 
 def load_split(path: str | os.PathLike) -> tuple[Examples, np.ndarray, int]:
-    """Read a featurized split as uint8 Examples without ever holding X as floats whole.
+    """Read a featurized split as uint8 Examples, never holding X as floats whole.
 
-    Returns (examples, Y (1, m), image_size). Peak memory: the uint8 pixels plus a few MB.
+    Returns (examples, Y (1, m), image_size). Peak memory: the uint8 pixels.
     """
-    with zipfile.ZipFile(path) as archive:
-        with archive.open("X.npy") as member:
-            version = np.lib.format.read_magic(member)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, fortran_order, dtype = read_header(member)
-            if len(shape) != 2:
-                raise ValueError(f"{path}: X must be an (n_x, m) array, not {shape}")
-            pixels = np.empty((shape[1], shape[0]), dtype=np.uint8)
-            _read_pixels(member, shape, fortran_order, dtype, pixels, str(path))
-    with np.load(path, allow_pickle=False) as data:
-        Y, image_size = data["Y"], int(data["image_size"])
-    return Examples(pixels, PIXEL_MAX), Y, image_size
+    features = read_features(path)
+    return features.examples(), features.Y, features.image_size

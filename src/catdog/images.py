@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -29,8 +30,23 @@ _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
                   8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
+MB = 1 << 20
+
+
 class ImageError(CatdogError, ValueError):
     """A file that cannot be used as an image; the message is the reason shown to users."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds checked before a file is read whole or decoded, so that one hostile file (a link
+    to /dev/zero, a small PNG declaring 32000x32000 pixels) cannot exhaust memory."""
+
+    max_bytes: int = 100 * MB        # encoded size of one file or archive member
+    max_pixels: int = 100_000_000    # width x height declared by the image's header
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def is_image_name(path: str | os.PathLike) -> bool:
@@ -115,21 +131,57 @@ def _jpeg_header(data: bytes) -> Header:
 
 
 def _exif_orientation(tiff: bytes) -> int | None:
+    return _ifd_tags(tiff, {0x0112}).get(0x0112)
+
+
+def _bmp_header(data: bytes) -> Header:
+    head = Header("BMP")
+    if len(data) >= 26:
+        head.width, height = struct.unpack("<ii", data[18:26])
+        head.height = abs(height)  # negative: rows stored top-down
+    return head
+
+
+def _webp_header(data: bytes) -> Header:
+    head = Header("WebP")
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30:
+        w, h = struct.unpack("<HH", data[26:30])
+        head.width, head.height = w & 0x3FFF, h & 0x3FFF
+    elif chunk == b"VP8L" and len(data) >= 25:
+        bits = int.from_bytes(data[21:25], "little")
+        head.width, head.height = (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    elif chunk == b"VP8X" and len(data) >= 30:
+        head.width = int.from_bytes(data[24:27], "little") + 1
+        head.height = int.from_bytes(data[27:30], "little") + 1
+    return head
+
+
+def _tiff_header(data: bytes) -> Header:
+    head = Header("TIFF")
+    tags = _ifd_tags(data, {256, 257})
+    head.width, head.height = tags.get(256, 0), tags.get(257, 0)
+    return head
+
+
+def _ifd_tags(tiff: bytes, wanted: set[int]) -> dict[int, int]:
+    """Short or long values of the wanted tags in the first IFD of a TIFF structure."""
     if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
-        return None
+        return {}
     order = "<" if tiff[:2] == b"II" else ">"
     (ifd,) = struct.unpack(order + "I", tiff[4:8])
     if ifd + 2 > len(tiff):
-        return None
+        return {}
     (count,) = struct.unpack(order + "H", tiff[ifd:ifd + 2])
+    found = {}
     for i in range(count):
         entry = tiff[ifd + 2 + 12 * i: ifd + 14 + 12 * i]
         if len(entry) < 12:
-            return None
+            break
         tag, kind = struct.unpack(order + "HH", entry[:4])
-        if tag == 0x0112 and kind == 3:
-            return struct.unpack(order + "H", entry[8:10])[0]
-    return None
+        if tag in wanted and kind in (3, 4):
+            found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), entry[8:10 if kind == 3 else 12])[0]
+    return found
 
 
 def read_header(data: bytes) -> Header:
@@ -137,11 +189,17 @@ def read_header(data: bytes) -> Header:
         return _jpeg_header(data)
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return _png_header(data)
-    for magic, name in ((b"BM", "BMP"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF")):
-        if data.startswith(magic):
-            return Header(name)
+    if data.startswith(b"BM"):
+        return _bmp_header(data)
+    if data.startswith((b"II*\x00", b"MM\x00*")):
+        return _tiff_header(data)
+    if data.startswith(b"GIF8"):
+        head = Header("GIF")
+        if len(data) >= 10:
+            head.width, head.height = struct.unpack("<HH", data[6:10])
+        return head
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return Header("WebP")
+        return _webp_header(data)
     return Header()
 
 
@@ -203,31 +261,81 @@ class Photo:
     digest: str             # sha256 of the file's bytes
 
 
-def read_file(file_path: str | os.PathLike) -> bytes:
-    """The file's bytes; ImageError with a plain reason when they cannot be had."""
+_SPECIAL = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+            (stat.S_ISSOCK, "a socket"))
+
+
+def special_file_reason(mode: int) -> str:
+    """Why a file of this st_mode is not read: only regular files are."""
+    kind = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+    return f"{kind}, not a regular file: not read"
+
+
+def too_large_reason(size: int, limits: Limits) -> str:
+    return (f"{size / MB:.1f} MB, more than the {limits.max_bytes / MB:g} MB limit "
+            f"(data.max_file_mb): not read")
+
+
+def read_file(file_path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of a regular file no larger than limits.max_bytes; ImageError with a plain
+    reason otherwise. Opening never blocks (a FIFO would) and nothing but a regular file is
+    read (a link to /dev/zero would never end)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        with open(file_path, "rb") as f:
-            return f.read()
+        fd = os.open(file_path, flags)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ImageError("symbolic link loop") from None
-        if exc.errno == errno.ENOENT and os.path.islink(file_path):
-            raise ImageError("broken symbolic link (its target does not exist)") from None
-        if exc.errno in (errno.EACCES, errno.EPERM):
-            raise ImageError("permission denied: the file cannot be read") from None
-        raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
+        raise ImageError(_open_failure(file_path, exc)) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(special_file_reason(info.st_mode))
+        if info.st_size > limits.max_bytes:
+            raise ImageError(too_large_reason(info.st_size, limits))
+        try:
+            data = f.read(limits.max_bytes + 1)  # bounded even if the file grows meanwhile
+        except OSError as exc:
+            raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > limits.max_bytes:
+        raise ImageError(too_large_reason(len(data), limits))
+    return data
 
 
-def load_photo(file_path: str | os.PathLike, size: int, fast_decode: bool = False) -> Photo:
-    """Read, check, decode and resize one photo; ImageError says why a file is unusable."""
-    data = read_file(file_path)
+def _open_failure(file_path: str | os.PathLike, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if exc.errno == errno.ENOENT and os.path.islink(file_path):
+        return "broken symbolic link (its target does not exist)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied: the file cannot be read"
+    if exc.errno == errno.ENXIO:
+        return "a socket or device, not a regular file: not read"
+    return f"cannot read file: {exc.strerror or exc}"
+
+
+def photo_from_bytes(data: bytes, size: int, fast_decode: bool = False,
+                     limits: Limits = DEFAULT_LIMITS) -> Photo:
+    """Check, decode and resize one encoded photo; ImageError says why it is unusable.
+
+    Checked from the header before decoding: the declared pixel count (so a small file cannot
+    make the decoder allocate gigabytes) and a cut-off end (OpenCV would fill the missing part
+    with grey and call it an image).
+    """
     header = read_header(data)
+    if header.width * header.height > limits.max_pixels:
+        raise ImageError(f"{header.format} declaring {header.width}x{header.height} pixels, more "
+                         f"than the limit of {limits.max_pixels} (data.max_pixels): not decoded")
     if header.truncated:
-        # OpenCV may still return an image, with the missing part grey: not a usable photo.
         raise ImageError(f"truncated {header.format} (the file ends early)")
     reduce = reduction_for(header, size) if fast_decode else 1
     image = resize_image(decode_image(data, reduce), size)
     return Photo(image, header.conversions, hashlib.sha256(data).hexdigest())
+
+
+def load_photo(file_path: str | os.PathLike, size: int, fast_decode: bool = False,
+               limits: Limits = DEFAULT_LIMITS) -> Photo:
+    """Read, check, decode and resize one photo file; ImageError says why it is unusable."""
+    return photo_from_bytes(read_file(file_path, limits), size, fast_decode, limits)
 
 
 def read_image(file_path: str | os.PathLike, size: int = 64) -> np.ndarray:

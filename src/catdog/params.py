@@ -39,13 +39,20 @@ class DemoParams:
 class DataParams:
     """Where the photos are and how ingest turns them into arrays."""
 
-    train_dir: str
-    test_dir: str  # "" means: split train_dir by test_fraction
+    train_dir: str     # a folder, or a .zip, .tar, .tar.gz or .tgz archive
+    test_dir: str      # the same, or the same path as train_dir: split it by test_fraction
     test_fraction: float
     split_seed: int
     image_size: int
     workers: int       # decoding threads; 0 = one per core. Outputs do not depend on it.
     fast_decode: bool  # let the JPEG decoder scale down first: faster, slightly other pixels
+    max_file_mb: int   # larger files and archive members are skipped unread
+    max_pixels: int    # images whose header declares more pixels are skipped undecoded
+
+    @property
+    def split_train(self) -> bool:
+        """True when the test photos are a seeded share of train_dir's."""
+        return os.path.normpath(self.test_dir) == os.path.normpath(self.train_dir)
 
 
 @dataclass(frozen=True)
@@ -179,7 +186,18 @@ def _check(ok: bool, message: str) -> None:
 def validate(params: Params) -> Params:
     """Range checks; folders are checked by `require_folders` when they are about to be read."""
     d, t, e, g = params.data, params.train, params.evaluate, params.demo
-    _check(d.train_dir != "", "data.train_dir must name a folder of images")
+    _check(d.train_dir != "", "data.train_dir must name a folder or archive of photos")
+    _check(d.test_dir != "", "data.test_dir must name a folder or archive of test photos, or "
+                             "the same path as data.train_dir to keep a share of it for testing")
+    # A test set left at the demo photos after train_dir moved to real ones would silently
+    # score real training on cartoons. (A train_dir that does not exist is reported first.)
+    _check(not (d.test_dir == g.out_dir and not d.split_train and Path(d.train_dir).exists()),
+           f"data.test_dir still names the synthetic demo photos ({g.out_dir}) while "
+           f"data.train_dir is {d.train_dir!r}: set data.test_dir to your test photos, or to "
+           f"{d.train_dir!r} to keep a share of them for testing")
+    _check(d.max_file_mb >= 1, f"data.max_file_mb must be at least 1, got {d.max_file_mb}")
+    _check(d.max_pixels >= d.image_size ** 2,
+           f"data.max_pixels must be at least data.image_size squared, got {d.max_pixels}")
     _check(0.0 < d.test_fraction < 1.0,
            f"data.test_fraction must be in the open interval (0, 1), got {d.test_fraction}")
     _check(d.image_size >= 8, f"data.image_size must be at least 8 (pixels), got {d.image_size}")
@@ -214,8 +232,8 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
 
 
 def require_folders(data: DataParams) -> None:
-    """Fail naming the key when a configured image folder does not exist."""
+    """Fail naming the key when a configured photo folder or archive does not exist."""
     for key in ("train_dir", "test_dir"):
         folder = getattr(data, key)
-        if folder and not Path(folder).is_dir():
-            raise ParamsError(f"data.{key}: folder {folder!r} does not exist")
+        if folder and not os.path.exists(folder):
+            raise ParamsError(f"data.{key}: folder or archive {folder!r} does not exist")
