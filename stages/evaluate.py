@@ -14,7 +14,7 @@ def main() -> None:
     p = load_params().evaluate
     model = load_model("models/model.npz")
     test = read_features("data/processed/test.npz")
-    y, prob = test.Y[0], model.probabilities_of_images(test.images())
+    y, prob = test.Y[0], model.probabilities(test.X)
     names = list(model.label_names)
     metrics = classification_metrics(y, prob, p.threshold)
     fpr, tpr, _ = roc_curve(y, prob)
