@@ -24,10 +24,20 @@ repro: $(STAMP)
 test: $(STAMP)
 	$(RUN) python -m pytest
 
-# Benchmarks need ../shared/data/dogs-vs-cats-2k (ingest) and several minutes (training).
+# Benchmarks take several minutes. The ingest one needs a folder of real photos:
+# `make bench PHOTOS=path/to/photos` (without PHOTOS it is skipped). Extra options for each
+# script: INGEST_BENCH_ARGS, TRAIN_BENCH_ARGS (see the scripts' --help).
+PHOTOS ?=
+INGEST_BENCH_ARGS ?=
+TRAIN_BENCH_ARGS ?=
 bench: $(STAMP)
-	$(RUN) python benchmarks/ingest_speed.py
-	$(RUN) python benchmarks/train_speed.py
+ifeq ($(strip $(PHOTOS)),)
+	@echo "bench: ingest benchmark skipped; name a folder of photos: make bench PHOTOS=path/to/photos"
+else
+	@test -d "$(PHOTOS)" || { echo "bench: PHOTOS=$(PHOTOS) is not a folder" >&2; exit 1; }
+	$(RUN) python benchmarks/ingest_speed.py "$(PHOTOS)" $(INGEST_BENCH_ARGS)
+endif
+	$(RUN) python benchmarks/train_speed.py $(TRAIN_BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

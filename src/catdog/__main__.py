@@ -1,17 +1,40 @@
-"""`python -m catdog predict PATH...`: classify photos with the trained model."""
+"""`python -m catdog COMMAND ...`: the project's command line (today: `predict`)."""
+from __future__ import annotations
+
+import os
 import sys
 
+from catdog.cli import run_command
 from catdog.predict import main as predict_main
 
 COMMANDS = {"predict": predict_main}
+USAGE = """usage: python -m catdog COMMAND [ARGS...]
+
+commands:
+  predict PATH... [--csv FILE] [--model FILE]
+                 say whether each photo (or each photo in a folder) shows a cat or a dog
+
+`python -m catdog predict --help` describes a command's options."""
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print(USAGE)
+        return 0
     if not argv or argv[0] not in COMMANDS:
-        print("usage: python -m catdog predict PATH... [--csv FILE] [--model FILE]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
+        if argv:
+            print(f"python -m catdog: error: unknown command {argv[0]!r}", file=sys.stderr)
         return 2
-    return COMMANDS[argv[0]](argv[1:])
+    name, args = argv[0], argv[1:]
+    try:
+        return run_command(name, lambda: COMMANDS[name](args))
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Running a stage: user errors become one clear line on stderr and exit status 1."""
+"""Running a command (a stage, or `python -m catdog predict`): user errors become one clear
+line on stderr and exit status 1; Ctrl-C gives status 130 without a traceback."""
 from __future__ import annotations
 
 import sys
@@ -7,9 +8,21 @@ from typing import Callable
 from catdog.errors import CatdogError
 
 
-def run_stage(name: str, main: Callable[[], None]) -> None:
+def run_command(name: str, main: Callable[[], int | None]) -> int:
+    """Run `main` and return its exit status (None counts as 0)."""
     try:
-        main()
+        return main() or 0
     except CatdogError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    except MemoryError:
+        print(f"{name}: error: out of memory; lower the sizes in params.yaml "
+              "(data.image_size, train.hidden_size) or use fewer photos", file=sys.stderr)
+    except KeyboardInterrupt:
+        # Outputs are written atomically: what exists is complete, the rest was not started.
+        print(f"{name}: interrupted; no output was left half-written", file=sys.stderr)
+        return 130
+    return 1
+
+
+def run_stage(name: str, main: Callable[[], None]) -> None:
+    sys.exit(run_command(name, main))

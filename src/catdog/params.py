@@ -1,18 +1,25 @@
 """The one place where params.yaml is read and checked.
 
-Each stage calls `load_params()` before doing any work: every section is validated, so a bad
-value stops the pipeline at its first stage with a message naming the key and what is allowed.
+The file is parsed exactly as DVC parses it (ruamel.yaml's safe loader, YAML 1.2), so every
+value DVC records in dvc.lock and shows in `dvc exp show` is the value the stages use:
+`hidden_size: 012` is 12 and `learning_rate: 1e-05` is a number, for both.
+
+The `check_params` stage, which every other stage depends on, calls `load_params()` on the
+whole file whenever it changes, so a bad value stops `dvc repro` before DVC removes any
+stage's outputs. Each stage calls it again before doing any work, for runs outside DVC.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
 
 from catdog.errors import CatdogError
+from catdog.memory import format_bytes, machine_memory
 
 DTYPES = ("float32", "float64")
 SOLVERS = ("auto", "gram", "blocked", "direct")  # see catdog.solvers
@@ -20,6 +27,7 @@ OPTIMIZERS = ("gd", "momentum", "adam")          # see catdog.optimizers
 SCHEDULES = ("constant", "step", "cosine")
 INITS = ("tutorial", "xavier")                   # see catdog.network
 SCALINGS = ("divide", "standardize")             # see catdog.scaling
+SEED_MAX = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32)
 
 
 class ParamsError(CatdogError, ValueError):
@@ -96,7 +104,7 @@ def check_train(t: TrainParams) -> None:
     _check(t.threads >= 0, f"train.threads must be 0 (one per core) or more, got {t.threads}")
     _check(t.eval_every >= 1, f"train.eval_every must be at least 1, got {t.eval_every}")
     _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
-    _check(0 <= t.seed < 2 ** 32, f"train.seed must be in 0 .. 2**32 - 1, got {t.seed}")
+    _check_seed("train.seed", t.seed)
     _check(t.batch_size >= 0,
            f"train.batch_size must be 0 (the whole set) or more, got {t.batch_size}")
     for key, allowed in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES),
@@ -168,6 +176,8 @@ def _coerce(full: str, value: Any, type_name: str) -> Any:
     if type_name == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamsError(f"{full} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ParamsError(f"{full} must be a finite number, got {value!r}")
         return float(value)
     if type_name == "str":
         if value is None:
@@ -181,6 +191,10 @@ def _coerce(full: str, value: Any, type_name: str) -> Any:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ParamsError(message)
+
+
+def _check_seed(key: str, seed: int) -> None:
+    _check(0 <= seed <= SEED_MAX, f"{key} must be between 0 and {SEED_MAX} (2**32 - 1), got {seed}")
 
 
 def validate(params: Params) -> Params:
@@ -203,26 +217,70 @@ def validate(params: Params) -> Params:
     _check(d.image_size >= 8, f"data.image_size must be at least 8 (pixels), got {d.image_size}")
     check_train(t)
     _check(d.workers >= 0, f"data.workers must be 0 (one per core) or more, got {d.workers}")
-    _check(d.split_seed >= 0, f"data.split_seed must be 0 or more, got {d.split_seed}")
+    _check_seed("data.split_seed", d.split_seed)
     _check(0.0 < e.threshold < 1.0,
            f"evaluate.threshold must be in the open interval (0, 1), got {e.threshold}")
     _check(g.n_images >= 2, f"demo.n_images must be at least 2, got {g.n_images}")
-    _check(g.seed >= 0, f"demo.seed must be 0 or more, got {g.seed}")
+    _check_seed("demo.seed", g.seed)
     _check(g.out_dir != "", "demo.out_dir must name a folder")
+    _check_memory(params)
     return params
+
+
+# Copies of W1 alive at once while training: the float64 draw of the initial weights, the
+# weights and their gradient. Fewer than the real peak, so the check never refuses a run that fits.
+_WEIGHT_COPIES = 3
+
+
+def _check_memory(params: Params) -> None:
+    """Refuse sizes whose arrays cannot fit in this machine's memory, naming the key, instead
+    of failing with MemoryError deep inside a stage."""
+    memory = machine_memory()
+    size = params.data.image_size
+    n_x = 3 * size * size
+    # One photo as uint8 pixels plus its float32 inputs, for the two photos training needs.
+    photos = 2 * n_x * (1 + 4)
+    _check(photos <= memory,
+           f"data.image_size {size} is too large: {size}x{size} photos need "
+           f"{format_bytes(photos)} for just two of them, more than this machine's "
+           f"{format_bytes(memory)} of memory")
+    hidden = params.train.hidden_size
+    weights = _WEIGHT_COPIES * 8 * hidden * n_x
+    _check(weights <= memory,
+           f"train.hidden_size {hidden} is too large for data.image_size {size}: the weights "
+           f"W1 ({hidden} x {n_x}) need {format_bytes(weights)} while training, more than "
+           f"this machine's {format_bytes(memory)} of memory")
+
+
+SECTIONS = {f.name: f.type for f in fields(Params)}
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """The file's contents as DVC reads a params file (`dvc.utils.serialize.parse_yaml`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found (run from the project's top folder)") from None
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        # ruamel's messages span several lines (with a source excerpt); one line is enough.
+        raise ParamsError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     """Read and validate the whole params file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: file not found (run from the project's top folder)") from None
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections")
+    unknown = sorted(str(k) for k in raw if k not in SECTIONS)
+    if unknown:
+        raise ParamsError(f"{path}: unknown section(s) {', '.join(unknown)}; "
+                          f"allowed: {', '.join(SECTIONS)}")
     return validate(Params(
         demo=_section(raw, "demo", DemoParams),
         data=_section(raw, "data", DataParams),

@@ -1,12 +1,15 @@
-"""Atomic, deterministic writing of the pipeline's output files.
+"""Atomic, deterministic writing of the pipeline's output files and folders.
 
-Every output goes to a temporary file in the destination folder and is renamed over the
-destination only once it is complete, so a killed stage never leaves a half-written file.
+Every output goes to a temporary file (or folder) beside its destination, named `.NAME.*.tmp`
+(ignored by git), and is renamed over the destination only once it is complete, so a killed
+stage never leaves a half-written output. A full disk or a read-only folder stops the stage
+with one line naming the file (`StorageError`), and the temporary file is removed.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,24 +18,90 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from catdog.errors import CatdogError
+
+
+class StorageError(CatdogError):
+    """An output cannot be written (no space left, read-only folder, ...) or must not be."""
+
+
+def _cannot_write(path: Path, exc: OSError) -> StorageError:
+    return StorageError(f"cannot write {path}: {exc.strerror or exc}")
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it to `path`, else delete it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        # mkstemp creates files readable by the owner only; outputs get the usual mode.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            # mkstemp creates files readable by the owner only; outputs get the usual mode.
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def require_replaceable(folder: str | os.PathLike, marker: str, key: str) -> None:
+    """Fail naming `key` unless `folder` is absent or is a folder holding the file `marker`,
+    that is, one that `replace_folder(folder, marker)` made: nothing else is ever replaced."""
+    folder = Path(folder)
+    if not os.path.lexists(folder):
+        return
+    if folder.is_symlink() or not folder.is_dir() or not (folder / marker).is_file():
+        kind = "a link" if folder.is_symlink() else "a folder" if folder.is_dir() else "a file"
+        raise StorageError(
+            f"{key}: {folder} is {kind} not written by this pipeline (it has no {marker} file); "
+            f"refusing to replace it. Name a new folder, or remove this one yourself")
+
+
+@contextmanager
+def replace_folder(folder: str | os.PathLike, marker: str, key: str) -> Iterator[Path]:
+    """Yield a new empty folder beside `folder` holding the file `marker`; on success it
+    replaces `folder` whole. Refuses (see `require_replaceable`) a folder it did not make.
+    Staging folders left by a killed run are removed first."""
+    folder = Path(folder)
+    require_replaceable(folder, marker, key)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(folder, marker)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    except OSError as exc:
+        raise _cannot_write(folder, exc) from None
+    old = staging.with_name(staging.name[:-len(".tmp")] + ".old.tmp")
+    try:
+        try:
+            (staging / marker).write_text(
+                f"Written by the stage that owns {key}; it replaces this folder whole.\n")
+            yield staging
+            # Moved aside rather than deleted first, so the folder is never half there.
+            if folder.exists():
+                folder.rename(old)
+            staging.rename(folder)
+        except OSError as exc:
+            raise _cannot_write(folder, exc) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_staging(folder: Path, marker: str) -> None:
+    for entry in folder.parent.glob(f".{folder.name}.*.tmp"):
+        if entry.is_dir() and not entry.is_symlink() and (
+                (entry / marker).is_file() or not any(entry.iterdir())):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _umask() -> int:

@@ -9,16 +9,17 @@ learnable from 64x64 pixels but not trivial. Each image has its own random strea
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from catdog.images import LABEL_NAMES
+from catdog.storage import replace_folder, require_replaceable
 
 Point = tuple[float, float]
+# Written into the demo folder: the demo stage replaces only a folder that holds it.
+MARKER = ".catdog-demo"
 
 
 def _colour(rng: np.random.Generator, low: int = 0, high: int = 256) -> tuple[int, int, int]:
@@ -115,17 +116,22 @@ def draw_animal(label: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
+def require_demo_folder(out_dir: str | os.PathLike) -> None:
+    """Fail naming demo.out_dir unless it is absent or a folder this module wrote."""
+    require_replaceable(out_dir, MARKER, "demo.out_dir")
+
+
 def generate_demo(out_dir: str | os.PathLike, n_images: int, seed: int) -> list[Path]:
     """Write n_images pictures (half cats, half dogs) as cat.N.jpg, dog.N.png, ... to out_dir.
 
     The pictures are written to a new folder beside out_dir, which then replaces out_dir
-    whole, so an interrupted run leaves no half-filled folder. Returns the written paths.
+    whole, so an interrupted run leaves no half-filled folder. out_dir is replaced only if
+    this function wrote it (it holds the file MARKER); any other folder is refused.
+    Returns the written paths.
     """
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        names = []
+    names = []
+    with replace_folder(out_dir, MARKER, "demo.out_dir") as staging:
         for index in range(n_images):
             label, number = index % 2, index // 2
             rng = np.random.default_rng([seed, label, number])
@@ -140,9 +146,4 @@ def generate_demo(out_dir: str | os.PathLike, n_images: int, seed: int) -> list[
             name = f"{LABEL_NAMES[label]}.{number}{suffix}"
             (staging / name).write_bytes(encoded.tobytes())
             names.append(name)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return [out_dir / name for name in names]

@@ -1,0 +1,24 @@
+"""Stage check_params: check the whole params.yaml before any other stage runs.
+
+Every other stage depends on this stage's output, and this stage depends on the whole file, so
+`dvc repro` stops here, before DVC removes any other stage's outputs, on a bad value, an
+unknown key or a demo folder that must not be replaced. The output's content never changes:
+a params change reruns only the stages that read the changed value.
+"""
+from catdog.cli import run_stage
+from catdog.params import load_params
+from catdog.storage import write_text
+from catdog.synthetic import require_demo_folder
+
+OUTPUT = "data/params.ok"
+
+
+def main() -> None:
+    params = load_params()
+    require_demo_folder(params.demo.out_dir)
+    write_text(OUTPUT, "params.yaml passed every check of catdog.params\n")
+    print("check_params: params.yaml is valid")
+
+
+if __name__ == "__main__":
+    run_stage("check_params", main)
