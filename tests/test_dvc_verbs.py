@@ -135,7 +135,7 @@ def test_predict_gives_the_probability_the_evaluate_stage_gave(repo, tmp_path):
 def test_predict_takes_folders_and_reports_bad_files_in_its_exit_status(repo, tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
-    photos = sorted((repo.root / "data/raw/demo").iterdir())[:3]
+    photos = sorted(repo.root.glob("data/raw/demo/*.*g"))[:3]  # .jpg and .png
     for p in photos:
         (folder / p.name).write_bytes(p.read_bytes())
     (folder / "broken.jpg").write_text("not a photo")

@@ -60,3 +60,78 @@ def test_a_missing_folder_is_named(tmp_path):
 def test_missing_params_file_is_reported(tmp_path):
     with pytest.raises(ParamsError, match="file not found"):
         load_params(tmp_path / "params.yaml")
+
+
+def edit_params(tmp_path: Path, old: str, new: str) -> Path:
+    """The committed params.yaml with one line's text replaced, as a user would edit it."""
+    text = (PROJECT / "params.yaml").read_text()
+    assert old in text
+    path = tmp_path / "params.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_values_are_read_as_dvc_reads_them(tmp_path):
+    """YAML 1.2 as DVC parses it: 012 is twelve (YAML 1.1 said ten), 1e-05 a number (YAML 1.1
+    said a string), and every value equals the one DVC records."""
+    from dvc.utils.serialize import load_yaml
+
+    text = (PROJECT / "params.yaml").read_text()
+    for old, new in (("hidden_size: 10", "hidden_size: 012"),
+                     ("learning_rate: 0.01", "learning_rate: 1e-05"),
+                     ("test_fraction: 0.2", "test_fraction: 2e-1")):
+        assert old in text
+        text = text.replace(old, new, 1)
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    params = load_params(path)
+    assert params.train.hidden_size == 12
+    assert params.train.learning_rate == 0.00001
+    assert params.data.test_fraction == 0.2
+    recorded = load_yaml(str(path))
+    for section in ("demo", "data", "train", "evaluate"):
+        ours = vars(getattr(params, section))
+        assert ours == recorded[section], section
+    # The old reader disagreed with DVC on both lines.
+    assert yaml.safe_load("a: 012\nb: 1e-05") == {"a": 10, "b": "1e-05"}
+
+
+@pytest.mark.parametrize("key", ["train.seed", "data.split_seed", "demo.seed"])
+def test_seeds_must_fit_numpys_random_state(tmp_path, key):
+    section, name = key.split(".")
+    assert load_params(write_params(tmp_path, section, name, 2**32 - 1))
+    with pytest.raises(ParamsError, match=rf"{key} must be between 0 and 4294967295 .*got 4294967296"):
+        load_params(write_params(tmp_path, section, name, 2**32))
+
+
+@pytest.mark.parametrize("text,words", [
+    (".inf", "train.learning_rate must be a finite number, got inf"),
+    (".nan", "train.learning_rate must be a finite number, got nan"),
+])
+def test_infinite_and_nan_numbers_are_refused(tmp_path, text, words):
+    with pytest.raises(ParamsError, match=words):
+        load_params(edit_params(tmp_path, "learning_rate: 0.01", f"learning_rate: {text}"))
+
+
+def test_sizes_that_cannot_fit_in_memory_are_refused_naming_the_key(tmp_path):
+    from catdog.memory import machine_memory
+
+    # 10**9 hidden units of 12288 inputs: 98 TB of float64 weights, more than any machine here.
+    assert 8 * 10**9 * 12288 > machine_memory()
+    with pytest.raises(ParamsError, match=r"train.hidden_size 1000000000 is too large .* memory"):
+        load_params(write_params(tmp_path, "train", "hidden_size", 10**9))
+    with pytest.raises(ParamsError, match=r"data.image_size 1000000 is too large.* memory"):
+        load_params(write_params(tmp_path, "data", "image_size", 10**6))
+    # Large but affordable sizes pass: 1000 hidden units need about 300 MB of weights.
+    assert load_params(write_params(tmp_path, "train", "hidden_size", 1000)).train.hidden_size == 1000
+
+
+def test_unknown_sections_and_duplicate_keys_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text((PROJECT / "params.yaml").read_text() + "\ntrian:\n  seed: 2\n")
+    with pytest.raises(ParamsError, match="unknown section.* trian"):
+        load_params(path)
+    path = edit_params(tmp_path, "  seed: 1\n", "  seed: 1\n  seed: 2\n")
+    with pytest.raises(ParamsError) as failure:
+        load_params(path)
+    assert "not valid YAML" in str(failure.value) and "\n" not in str(failure.value)

@@ -1,7 +1,13 @@
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from catdog.storage import atomic_path, load_npz, save_npz, write_json
+from catdog.storage import StorageError, atomic_path, load_npz, replace_folder, save_npz, write_json
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -30,3 +36,103 @@ def test_json_takes_numpy_scalars_and_refuses_nan(tmp_path):
     with pytest.raises(ValueError):
         write_json(tmp_path / "bad.json", {"a": float("nan")})
     assert not (tmp_path / "bad.json").exists()
+
+
+# --- full disks and read-only folders, for real: a small tmpfs in a private mount namespace ---
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def in_mount_namespace(folder: Path, setup: str, script: str) -> subprocess.CompletedProcess:
+    """Mount a 256 KB tmpfs on `folder`, run the shell `setup`, then `script` in Python."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1)")
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", f"mount -t tmpfs tmpfs {folder}"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("this machine does not allow a private tmpfs mount")
+    shell = (f"mount -t tmpfs -o size=256k tmpfs {folder} && {setup} && "
+             f"PYTHONPATH={SRC} {sys.executable} -c \"$0\"")
+    return subprocess.run(["unshare", "-rm", "sh", "-c", shell, textwrap.dedent(script)],
+                          capture_output=True, text=True)
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_keeps_the_old_file(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    proc = in_mount_namespace(disk, "true", f"""
+        import os, numpy as np
+        from catdog.cli import run_stage
+        from catdog.storage import save_npz
+        save_npz("{disk}/model.npz", W=np.ones(10))
+        before = open("{disk}/model.npz", "rb").read()
+        def main():
+            try:
+                save_npz("{disk}/model.npz", W=np.ones(100_000))  # 800 KB on a 256 KB disk
+            finally:
+                assert open("{disk}/model.npz", "rb").read() == before
+                assert os.listdir("{disk}") == ["model.npz"], os.listdir("{disk}")
+        run_stage("train", main)
+        """)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == f"train: error: cannot write {disk}/model.npz: No space left on device\n"
+
+
+def test_a_read_only_folder_is_one_line_naming_the_file(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    proc = in_mount_namespace(disk, f"mkdir {disk}/metrics && mount -o remount,ro {disk}", f"""
+        from catdog.cli import run_stage
+        from catdog.storage import write_json
+        run_stage("evaluate", lambda: write_json("{disk}/metrics/evaluate.json", {{"a": 1}}))
+        """)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == (f"evaluate: error: cannot write {disk}/metrics/evaluate.json: "
+                           "Read-only file system\n")
+
+
+# --- folders replaced whole, and only when this code made them ---
+
+
+def fill(folder: Path, marker: str, names: list[str]) -> None:
+    with replace_folder(folder, marker, "demo.out_dir") as staging:
+        for name in names:
+            (staging / name).write_text(name)
+
+
+def test_a_folder_is_replaced_whole_only_if_it_holds_the_mark(tmp_path):
+    out = tmp_path / "out"
+    fill(out, ".mark", ["a", "b"])
+    fill(out, ".mark", ["c"])
+    assert sorted(p.name for p in out.iterdir()) == [".mark", "c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
+
+
+@pytest.mark.parametrize("kind", ["folder", "file", "link"])
+def test_anything_else_is_refused_and_left_as_it_was(tmp_path, kind):
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "cat.1.jpg").write_text("precious")
+    out = {"folder": mine, "file": mine / "cat.1.jpg", "link": tmp_path / "link"}[kind]
+    if kind == "link":
+        out.symlink_to(mine)
+    with pytest.raises(StorageError, match=rf"demo.out_dir: {out} is a {kind} not written by this "
+                                           r"pipeline \(it has no .mark file\); refusing"):
+        fill(out, ".mark", ["x"])
+    assert (mine / "cat.1.jpg").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "photos"][kind != "link":]
+
+
+def test_staging_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    stale = tmp_path / ".out.k1ll3d00.tmp"   # as tempfile.mkdtemp names them
+    stale.mkdir()
+    (stale / ".mark").write_text("")
+    (stale / "cat.0.jpg").write_text("half")
+    empty = tmp_path / ".out.3mpty000.tmp"
+    empty.mkdir()
+    foreign = tmp_path / ".out.n0tmine0.tmp"
+    foreign.mkdir()
+    (foreign / "keep").write_text("someone else's")
+    fill(out, ".mark", ["a"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.n0tmine0.tmp", "out"]

@@ -1,0 +1,76 @@
+"""What a newcomer runs first: the README's library example, `make bench`, `.ci/run`."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_photo
+from pipeline_repo import PROJECT
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def readme_python(section: str) -> str:
+    """The ```python block of a README section."""
+    readme = (PROJECT / "README.md").read_text()
+    body = readme.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", body, re.S)
+    return block
+
+
+@pytest.mark.pipeline
+def test_the_readme_library_example_runs_as_written(repo):
+    proc = repo.run("python", "-c", readme_python("The network as a library"))
+    cost_line, accuracy_line = proc.stdout.splitlines()
+    assert 0 < float(cost_line.rsplit(" ", 1)[1]) < 0.6932  # below log 2, where it starts
+    # The model it loads is the pipeline's: the same accuracy the train stage recorded.
+    recorded = json.loads((repo.root / "metrics/train.json").read_text())["accuracy"]
+    assert float(accuracy_line.rsplit(" ", 1)[1]) == pytest.approx(recorded, abs=5e-4)
+
+
+def test_make_bench_on_a_fresh_clone_takes_the_photo_folder_as_a_variable(tmp_path, rng):
+    clone = tmp_path / "catdog"
+    subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True)
+    # The clone's Makefile with this environment (no second install): -o keeps make from
+    # rebuilding the environment's stamp.
+    make = ["make", "-C", str(clone), "-o", ".venv/.installed", f"BIN={VENV_BIN}",
+            "TRAIN_BENCH_ARGS=--sizes 40 --hidden 2 --iterations 2 --run-iterations 2"]
+    proc = subprocess.run([*make, "bench"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "ingest benchmark skipped" in proc.stdout and "PHOTOS=" in proc.stdout
+    photos = tmp_path / "photos"
+    for i in range(4):
+        write_photo(photos / f"cat.{i}.jpg", rng)
+        write_photo(photos / f"dog.{i}.jpg", rng)
+    proc = subprocess.run([*make, f"PHOTOS={photos}", "INGEST_BENCH_ARGS=--repeat 1", "bench"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"benchmarks/ingest_speed.py \"{photos}\"" in proc.stdout
+    missing = subprocess.run([*make, f"PHOTOS={tmp_path}/nowhere", "bench"],
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "is not a folder" in missing.stderr
+
+
+def test_ci_run_sets_the_git_author_without_writing_any_git_config(tmp_path):
+    """.ci/run with `make` standing in for `make test` (one commit, as the tests make):
+    the commit gets an author and the home folder gets no git config."""
+    home, bin_dir, work = tmp_path / "home", tmp_path / "bin", tmp_path / "work"
+    for folder in (home, bin_dir, work):
+        folder.mkdir()
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    (bin_dir / "make").write_text(f"#!/bin/sh\nexec git -C {work} commit -q --allow-empty -m test\n")
+    (bin_dir / "make").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(home),
+           "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1"}
+    proc = subprocess.run([str(PROJECT / ".ci/run")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    author = subprocess.run(["git", "-C", str(work), "log", "-1", "--format=%an <%ae>"],
+                            capture_output=True, text=True, env=env).stdout
+    assert author == "CI <ci@example.invalid>\n"
+    assert sorted(p.name for p in home.iterdir()) == []
