@@ -130,3 +130,14 @@ def test_after_a_killed_repro_a_rerun_finishes_the_run(repo, tmp_path):
     assert json.loads((work.root / "metrics/train.json").read_text())["iterations"] == 80
     ran, _ = work.repro()
     assert ran == []
+
+
+def test_the_demo_folder_dvc_lock_records_is_replaced_even_without_the_mark(repo, tmp_path):
+    """A workspace whose demo folder predates the mark: DVC owns that folder, so it is rerun."""
+    work = repo.copy(tmp_path / "unmarked")
+    (work.root / "data/raw/demo/.catdog-demo").unlink()
+    work.set_params(demo={"n_images": 30})
+    ran, _ = work.repro("demo")
+    assert ran == ["check_params", "demo"]
+    assert len(list((work.root / "data/raw/demo").glob("*.*g"))) == 30
+    assert (work.root / "data/raw/demo/.catdog-demo").is_file()

@@ -83,3 +83,12 @@ def test_metrics_and_plots_are_declared_and_kept_in_git():
     uncached = {next(iter(o)) for s in STAGES.values() for o in s["outs"]
                 if isinstance(o, dict) and next(iter(o.values())).get("cache") is False}
     assert set(plots) | set(DVC_YAML["metrics"]) <= uncached
+
+
+def test_every_stage_waits_for_the_check_of_the_whole_params_file():
+    check = STAGES["check_params"]
+    assert "params.yaml" in check["deps"] and "params" not in check
+    assert check["outs"] == ["data/params.ok"]
+    for name, stage in STAGES.items():
+        if name != "check_params":
+            assert "data/params.ok" in stage["deps"], name
