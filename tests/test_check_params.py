@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -19,21 +20,21 @@ pytestmark = pytest.mark.pipeline
 OUTPUTS = ["data", "models", "metrics"]
 
 
-def edit(repo: Repo, old: str, new: str) -> None:
-    """Replace text in params.yaml, as a user editing it would."""
+def edit(repo: Repo, pattern: str, new: str) -> None:
+    """Replace the first line of params.yaml matching `pattern`, as a user editing it would."""
     path = repo.root / "params.yaml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+    text, found = re.subn(rf"(?m)^{pattern}\n", new, path.read_text(), count=1)
+    assert found
+    path.write_text(text)
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("learning_rate: 0.01", "learning_rate: abc", "train.learning_rate must be a number, got 'abc'"),
-    ("  seed: 1\n", "", "missing key train.seed"),
-    ("  seed: 1\n", "  seed: 1\n  learning_rte: 0.05\n", "unknown key(s) train.learning_rte"),
-    ("  seed: 1\n", "  seed: 4294967296\n", "train.seed must be between 0 and 4294967295"),
-    ("hidden_size: 10", "hidden_size: 1000000000", "train.hidden_size 1000000000 is too large"),
-    ("out_dir: data/raw/demo", "out_dir: data/raw/mine",
+    ("  learning_rate: .*", "  learning_rate: abc\n", "train.learning_rate must be a number, got 'abc'"),
+    ("  seed: 1", "", "missing key train.seed"),
+    ("  seed: 1", "  seed: 1\n  learning_rte: 0.05\n", "unknown key(s) train.learning_rte"),
+    ("  seed: 1", "  seed: 4294967296\n", "train.seed must be between 0 and 4294967295"),
+    ("  hidden_size: .*", "  hidden_size: 1000000000\n", "train.hidden_size 1000000000 is too large"),
+    ("  out_dir: .*", "  out_dir: data/raw/mine\n",
      "demo.out_dir: data/raw/mine is a folder not written by this pipeline"),
 ])
 def test_a_params_mistake_stops_dvc_repro_before_any_output_is_touched(repo, tmp_path, old, new, message):
@@ -53,7 +54,7 @@ def test_a_params_mistake_stops_dvc_repro_before_any_output_is_touched(repo, tmp
 
 def test_an_octal_looking_value_is_read_as_dvc_records_it(repo, tmp_path):
     work = repo.copy(tmp_path / "octal")
-    edit(work, "hidden_size: 10", "hidden_size: 012")
+    edit(work, "  hidden_size: 10", "  hidden_size: 012\n")
     ran, _ = work.repro()
     assert ran == ["check_params", "train", "evaluate"]
     lock = yaml.safe_load((work.root / "dvc.lock").read_text())

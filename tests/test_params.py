@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,13 @@ def test_missing_params_file_is_reported(tmp_path):
         load_params(tmp_path / "params.yaml")
 
 
-def edit_params(tmp_path: Path, old: str, new: str) -> Path:
-    """The committed params.yaml with one line's text replaced, as a user would edit it."""
-    text = (PROJECT / "params.yaml").read_text()
-    assert old in text
+def edit_params(tmp_path: Path, pattern: str, new: str, start: Path = PROJECT / "params.yaml") -> Path:
+    """`start` (the committed params.yaml) with the first line matching `pattern` replaced,
+    as a user would edit it."""
+    text, found = re.subn(rf"(?m)^{pattern}$", new, start.read_text(), count=1)
+    assert found
     path = tmp_path / "params.yaml"
-    path.write_text(text.replace(old, new, 1))
+    path.write_text(text)
     return path
 
 
@@ -76,14 +78,9 @@ def test_values_are_read_as_dvc_reads_them(tmp_path):
     said a string), and every value equals the one DVC records."""
     from dvc.utils.serialize import load_yaml
 
-    text = (PROJECT / "params.yaml").read_text()
-    for old, new in (("hidden_size: 10", "hidden_size: 012"),
-                     ("learning_rate: 0.01", "learning_rate: 1e-05"),
-                     ("test_fraction: 0.2", "test_fraction: 2e-1")):
-        assert old in text
-        text = text.replace(old, new, 1)
-    path = tmp_path / "params.yaml"
-    path.write_text(text)
+    path = edit_params(tmp_path, "  hidden_size: 10", "  hidden_size: 012")
+    path = edit_params(tmp_path, "  learning_rate: .*", "  learning_rate: 1e-05", path)
+    path = edit_params(tmp_path, "  test_fraction: 0.2", "  test_fraction: 2e-1", path)
     params = load_params(path)
     assert params.train.hidden_size == 12
     assert params.train.learning_rate == 0.00001
@@ -110,7 +107,7 @@ def test_seeds_must_fit_numpys_random_state(tmp_path, key):
 ])
 def test_infinite_and_nan_numbers_are_refused(tmp_path, text, words):
     with pytest.raises(ParamsError, match=words):
-        load_params(edit_params(tmp_path, "learning_rate: 0.01", f"learning_rate: {text}"))
+        load_params(edit_params(tmp_path, "  learning_rate: .*", f"  learning_rate: {text}"))
 
 
 def test_sizes_that_cannot_fit_in_memory_are_refused_naming_the_key(tmp_path):
@@ -131,7 +128,7 @@ def test_unknown_sections_and_duplicate_keys_are_refused_in_one_line(tmp_path):
     path.write_text((PROJECT / "params.yaml").read_text() + "\ntrian:\n  seed: 2\n")
     with pytest.raises(ParamsError, match="unknown section.* trian"):
         load_params(path)
-    path = edit_params(tmp_path, "  seed: 1\n", "  seed: 1\n  seed: 2\n")
+    path = edit_params(tmp_path, "  seed: 1", "  seed: 1\n  seed: 2")
     with pytest.raises(ParamsError) as failure:
         load_params(path)
     assert "not valid YAML" in str(failure.value) and "\n" not in str(failure.value)
