@@ -117,8 +117,12 @@ def test_sizes_that_cannot_fit_in_memory_are_refused_naming_the_key(tmp_path):
     assert 8 * 10**9 * 12288 > machine_memory()
     with pytest.raises(ParamsError, match=r"train.hidden_size 1000000000 is too large .* memory"):
         load_params(write_params(tmp_path, "train", "hidden_size", 10**9))
+    path = write_params(tmp_path, "data", "image_size", 10**6)
+    raw = yaml.safe_load(path.read_text())
+    raw["data"]["max_pixels"] = 10**12  # photos may be that large too
+    path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ParamsError, match=r"data.image_size 1000000 is too large.* memory"):
-        load_params(write_params(tmp_path, "data", "image_size", 10**6))
+        load_params(path)
     # Large but affordable sizes pass: 1000 hidden units need about 300 MB of weights.
     assert load_params(write_params(tmp_path, "train", "hidden_size", 1000)).train.hidden_size == 1000
 

@@ -23,7 +23,7 @@ def test_a_change_to_the_test_photos_reruns_ingest_and_nothing_else_does(repo, t
         write_photo(test / f"dog.{i}.png", rng)
     work.set_params(data={"test_dir": "photos/test"})
     ran, _ = work.repro()
-    assert ran == AFTER_INGEST
+    assert ran == ["check_params", *AFTER_INGEST]  # a params change: the check runs first
     manifest = pd.read_csv(work.root / "data/interim/manifest.csv")
     assert (manifest.split == "test").sum() == 6 and manifest.path.str.startswith("photos/test/").sum() == 6
     assert work.repro()[0] == []
@@ -51,7 +51,7 @@ def test_a_change_inside_a_test_archive_reruns_ingest(repo, tmp_path):
 
     zip_photos()
     work.set_params(data={"test_dir": "photos/test.zip"})
-    assert work.repro()[0] == AFTER_INGEST
+    assert work.repro()[0] == ["check_params", *AFTER_INGEST]
     manifest = pd.read_csv(work.root / "data/interim/manifest.csv")
     assert set(manifest.loc[manifest.split == "test", "path"]) == {f"photos/test.zip:test/{p.name}" for p in photos}
     assert work.repro()[0] == []
