@@ -1,28 +1,58 @@
-# The project's front door: `make repro` runs the pipeline, `make test` runs the tests.
-# Both create .venv from the pinned requirements first when it is missing or out of date.
+# The project's front door: `make help` lists the targets. Every target that needs Python
+# creates .venv from the pinned requirements first when it is missing or out of date.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # Stage commands call `python`; this puts the project's environment first on the PATH.
 RUN := PATH="$(BIN):$$PATH"
 
-.PHONY: install repro test bench clean-venv
+# DVC remote kinds whose plugin is chosen at install time (requirements-<kind>.txt). The s3
+# plugin is always installed: the tests push to an S3-compatible server.
+PLUGIN_KINDS := gs ssh
+# REMOTE names remote kinds (REMOTE=gs, REMOTE="gs ssh") or a remote's URL (REMOTE=ssh://host/path);
+# a local folder (anything with a / but no scheme) needs no plugin.
+REMOTE ?=
+remote_kind = $(if $(findstring ://,$(1)),$(firstword $(subst ://, ,$(1))),$(if $(findstring /,$(1)),local,$(1)))
+KINDS := $(sort $(foreach r,$(REMOTE),$(call remote_kind,$(r))))
+UNKNOWN_KINDS := $(filter-out local s3 http https $(PLUGIN_KINDS),$(KINDS))
+PLUGIN_STAMPS := $(foreach k,$(filter $(PLUGIN_KINDS),$(KINDS)),$(VENV)/.installed-$(k))
 
-install: $(STAMP)
+.PHONY: help install check-remote repro test sweep plots bench clean-venv
+
+help: ## List the targets, one line each
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+install: check-remote $(STAMP) $(PLUGIN_STAMPS) ## Create .venv from the pinned requirements (REMOTE=s3|gs|ssh|<url> adds that remote's plugin)
+
+check-remote:
+	@$(if $(UNKNOWN_KINDS),echo "make install: no pinned DVC plugin for REMOTE kind '$(UNKNOWN_KINDS)' (choose from s3 $(PLUGIN_KINDS) or a URL of these or a local folder)" >&2; exit 2,true)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-repro: $(STAMP)
+$(VENV)/.installed-%: requirements-%.txt $(STAMP)
+	$(PIP) -r requirements.txt -r $<
+	touch $@
+
+repro: $(STAMP) ## Run the pipeline (dvc repro)
 	$(RUN) dvc repro
 
-test: $(STAMP)
+test: $(STAMP) ## Run the whole test suite
 	$(RUN) python -m pytest
+
+# For example: make sweep ARGS="--part 1/2 -S train.hidden_size=5,10,20 -S train.learning_rate=0.01,0.1"
+sweep: $(STAMP) ## Run this machine's part of a grid and push it (ARGS: see scripts/sweep.sh)
+	$(RUN) scripts/sweep.sh $(ARGS)
+
+plots: $(STAMP) ## Write dvc_plots/: the plots as a page that needs no network, and as SVG images
+	$(RUN) python -m catdog plots
 
 # Benchmarks take several minutes. The ingest one needs a folder of real photos:
 # `make bench PHOTOS=path/to/photos` (without PHOTOS it is skipped). Extra options for each
@@ -30,7 +60,7 @@ test: $(STAMP)
 PHOTOS ?=
 INGEST_BENCH_ARGS ?=
 TRAIN_BENCH_ARGS ?=
-bench: $(STAMP)
+bench: $(STAMP) ## Measure ingest (PHOTOS=folder) and training speed against their baselines
 ifeq ($(strip $(PHOTOS)),)
 	@echo "bench: ingest benchmark skipped; name a folder of photos: make bench PHOTOS=path/to/photos"
 else
@@ -39,5 +69,5 @@ else
 endif
 	$(RUN) python benchmarks/train_speed.py $(TRAIN_BENCH_ARGS)
 
-clean-venv:
+clean-venv: ## Remove .venv
 	rm -rf $(VENV)

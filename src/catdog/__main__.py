@@ -1,20 +1,23 @@
-"""`python -m catdog COMMAND ...`: the project's command line (today: `predict`)."""
+"""`catdog COMMAND ...` (or `python -m catdog`): the project's command line."""
 from __future__ import annotations
 
 import os
 import sys
 
 from catdog.cli import run_command
+from catdog.plots import main as plots_main
 from catdog.predict import main as predict_main
 
-COMMANDS = {"predict": predict_main}
-USAGE = """usage: python -m catdog COMMAND [ARGS...]
+COMMANDS = {"predict": predict_main, "plots": plots_main}
+USAGE = """usage: catdog COMMAND [ARGS...]   (or python -m catdog COMMAND [ARGS...])
 
 commands:
   predict PATH... [--csv FILE] [--model FILE]
                  say whether each photo (or each photo in a folder) shows a cat or a dog
+  plots [REV...] [-o DIR]
+                 write DVC's plots as a page that needs no network, and as SVG images
 
-`python -m catdog predict --help` describes a command's options."""
+`catdog predict --help` describes a command's options."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         if argv:
-            print(f"python -m catdog: error: unknown command {argv[0]!r}", file=sys.stderr)
+            print(f"catdog: error: unknown command {argv[0]!r}", file=sys.stderr)
         return 2
     name, args = argv[0], argv[1:]
     try:

@@ -1,0 +1,96 @@
+"""A grid sweep fanned out over two machines through a shared Git remote and a DVC remote."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import SMALL
+from pipeline_repo import PROJECT, Repo
+
+pytestmark = pytest.mark.pipeline
+
+SWEEP = str(PROJECT / "scripts/sweep.sh")
+GRID = ["-S", "train.hidden_size=3,5", "-S", "train.learning_rate=0.01,0.05"]
+
+
+def clone(origin: Path, root: Path) -> Repo:
+    repo = Repo(root)
+    subprocess.run(["git", "clone", "-q", str(origin), str(root)], check=True, env=repo.env)
+    repo.env["PYTHONPATH"] = str(root / "src")
+    return repo
+
+
+def sweep(repo: Repo, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return repo.run("bash", SWEEP, *args, check=check)
+
+
+def experiment_rows(repo: Repo) -> list[dict]:
+    """Every experiment of HEAD: name, the swept params and the test accuracy."""
+    rows = []
+    for commit in json.loads(repo.dvc("exp", "show", "--json").stdout):
+        for exp in commit.get("experiments") or []:
+            for rev in exp["revs"]:
+                data = rev["data"]
+                train = data["params"]["params.yaml"]["data"]["train"]
+                rows.append({"name": rev["name"], "hidden_size": train["hidden_size"],
+                             "learning_rate": train["learning_rate"],
+                             "accuracy": data["metrics"]["metrics/evaluate.json"]["data"]["accuracy"]})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> dict[str, Path]:
+    """A bare Git repository holding the project, whose DVC remote is a local folder."""
+    base = tmp_path_factory.mktemp("sweep")
+    project = Repo.create(base / "project", **SMALL, data={"image_size": 16})
+    project.dvc("remote", "add", "-d", "shared", str(base / "dvc-remote"))
+    project.commit("share results through a DVC remote")
+    subprocess.run(["git", "clone", "-q", "--bare", str(project.root), str(base / "origin.git")],
+                   check=True)
+    return {"base": base, "origin": base / "origin.git"}
+
+
+def test_two_runners_share_a_grid_and_a_third_clone_collects_it(shared):
+    base, origin = shared["base"], shared["origin"]
+    first = clone(origin, base / "runner1")
+    second = clone(origin, base / "runner2")
+
+    one = sweep(first, "--part", "1/2", "--prefix", "grid", *GRID)
+    assert re.findall(r"Running stage '([^']+)'", one.stdout)[:3] == ["demo", "ingest", "featurize"]
+    two = sweep(second, "--part", "2/2", "--prefix", "grid", *GRID)
+    # The second machine fetched what the first stored: it ran only training and evaluation.
+    ran = set(re.findall(r"Running stage '([^']+)'", two.stdout))
+    assert ran == {"train", "evaluate"}, two.stdout
+    for stage in ("demo", "ingest", "featurize"):
+        assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in two.stdout, stage
+
+    collector = clone(origin, base / "collector")
+    names = [f"grid-{i}" for i in range(1, 5)]
+    collector.dvc("exp", "pull", "origin", *names)
+    rows = experiment_rows(collector)
+    assert sorted(r["name"] for r in rows) == names
+    assert {(r["hidden_size"], r["learning_rate"]) for r in rows} == {
+        (h, lr) for h in (3, 5) for lr in (0.01, 0.05)}
+    assert all(0 <= r["accuracy"] <= 1 for r in rows)
+    table = collector.dvc("exp", "show", "--md", "--only-changed").stdout
+    assert all(name in table for name in names) and "accuracy" in table
+
+
+def test_the_grid_is_numbered_the_same_on_every_machine(tmp_path):
+    repo = Repo(tmp_path)
+    listing = sweep(repo, "--list", "-S", "a=1,2", "-S", "b=x,y,z").stdout.splitlines()
+    assert listing[0] == "1\ta=1 b=x" and listing[-1] == "6\ta=2 b=z" and len(listing) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--part", "3/2", "-S", "a=1"], "--part must be K/N"),
+    (["-S", "a=1,,2"], "-S must be KEY=V1,V2"),
+    (["--prefix", "no spaces", "-S", "a=1"], "--prefix may hold"),
+])
+def test_bad_sweep_options_are_named(tmp_path, args, message):
+    proc = sweep(Repo(tmp_path), *args, check=False)
+    assert proc.returncode == 2 and message in proc.stderr
