@@ -6,6 +6,7 @@ import pandas as pd
 
 from catdog.cli import run_stage
 from catdog.features import load_split
+from catdog.live import Progress
 from catdog.model import Model, save_model
 from catdog.params import load_params
 from catdog.storage import write_csv, write_json
@@ -27,7 +28,8 @@ def main() -> None:
     examples, Y, image_size = load_split("data/processed/train.npz")
     test_examples, Y_test, _ = load_split("data/processed/test.npz")
     start = time.perf_counter()
-    result = train(examples, Y, X_test=test_examples, Y_test=Y_test, **dataclasses.asdict(p))
+    result = train(examples, Y, X_test=test_examples, Y_test=Y_test, **dataclasses.asdict(p),
+                   on_record=Progress())
     seconds = time.perf_counter() - start
     metrics = {**training_metrics(result.parameters, examples, Y, p.threads, result.scaling),
                "iterations": result.iterations_run, "solver": result.solver}
