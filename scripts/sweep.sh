@@ -6,9 +6,11 @@
 #
 # The grid is every combination of the -S values, numbered from 1 in a fixed order, so every
 # machine given the same -S options sees the same points; `--part K/N` runs points K, K+N,
-# K+2N, ... Each point is one `dvc exp run --pull --allow-missing`: results another machine
-# already stored (stage outputs and the record of which run made them) are fetched from the
-# DVC remote instead of being recomputed. At the end `dvc exp push` sends the experiments to
+# K+2N, ... Each point is one `dvc exp run --pull`: results another machine already stored
+# (stage outputs and the record of which run made them) are fetched from the DVC remote
+# instead of being recomputed, and what nobody stored yet is computed. (`--allow-missing` is
+# left out: with it, a stage recorded in dvc.lock whose outputs never reached the remote is
+# skipped, and the first stage that needs them fails.) At the end `dvc exp push` sends the experiments to
 # the Git remote and their outputs and run records to the default DVC remote, where anyone
 # collects them with `dvc exp pull <git remote> <names>` and compares them with `dvc exp show`.
 # `--list` prints the points (number, tab, settings) and runs nothing. Needs `dvc` on PATH
@@ -70,7 +72,7 @@ for i in "${!points[@]}"; do
     [[ -n $prefix ]] && name_args=(-n "$prefix-$number")
     echo "sweep: point $number of ${#points[@]}: ${points[i]}"
     log=$(mktemp)
-    dvc exp run --pull --allow-missing "${name_args[@]}" "${set_args[@]}" | tee "$log"
+    dvc exp run --pull "${name_args[@]}" "${set_args[@]}" | tee "$log"
     name=$(sed -n 's/^Ran experiment(s): //p' "$log")
     rm -f "$log"
     [[ -n $name ]] || fail "dvc exp run did not name the experiment of point $number"
