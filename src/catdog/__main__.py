@@ -9,7 +9,7 @@ from catdog.plots import main as plots_main
 from catdog.predict import main as predict_main
 
 COMMANDS = {"predict": predict_main, "plots": plots_main}
-USAGE = """usage: catdog COMMAND [ARGS...]   (or python -m catdog COMMAND [ARGS...])
+USAGE = """usage: python -m catdog COMMAND [ARGS...]   (or, installed: catdog COMMAND [ARGS...])
 
 commands:
   predict PATH... [--csv FILE] [--model FILE]
