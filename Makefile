@@ -20,7 +20,7 @@ KINDS := $(sort $(foreach r,$(REMOTE),$(call remote_kind,$(r))))
 UNKNOWN_KINDS := $(filter-out local s3 http https $(PLUGIN_KINDS),$(KINDS))
 PLUGIN_STAMPS := $(foreach k,$(filter $(PLUGIN_KINDS),$(KINDS)),$(VENV)/.installed-$(k))
 
-.PHONY: help install check-remote repro test sweep plots bench clean-venv
+.PHONY: help install check-remote repro test sweep plots photos bench clean-venv
 
 help: ## List the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -53,6 +53,23 @@ sweep: $(STAMP) ## Run this machine's part of a grid and push it (ARGS: see scri
 
 plots: $(STAMP) ## Write dvc_plots/: the plots as a page that needs no network, and as SVG images
 	$(RUN) python -m catdog plots
+
+# The recommended settings for real photos, chosen by a sweep on validation accuracy
+# (README, "A model for real photos"); benchmarks/train_recipe.py reads them from here.
+PHOTOS_RECIPE := data.image_size=32 train.hidden_size=192 train.batch_size=256 \
+	train.optimizer=adam train.learning_rate=0.001 train.lr_schedule=cosine train.iterations=60 \
+	train.weight_decay=0.003 train.init=xavier train.input_scaling=standardize \
+	train.augment_flip=true train.augment_shift=3 train.validation_fraction=0.1 \
+	train.eval_every=1 train.cost_every=1
+
+# make photos PHOTOS=<folder> [TEST_PHOTOS=<folder>]: the pipeline on those photos with the
+# recommended settings, as a DVC experiment (`dvc exp show` lists what differs from params.yaml).
+# Without TEST_PHOTOS a seeded split of PHOTOS (data.test_fraction) is the test set.
+photos: $(STAMP) ## Train the recommended recipe on PHOTOS=<folder> [TEST_PHOTOS=<folder>] as a DVC experiment
+	@test -n "$(PHOTOS)" || { echo "usage: make photos PHOTOS=<folder> [TEST_PHOTOS=<folder>]" >&2; exit 2; }
+	$(RUN) dvc exp run -S 'data.train_dir=$(abspath $(PHOTOS))' \
+		-S 'data.test_dir=$(abspath $(or $(TEST_PHOTOS),$(PHOTOS)))' \
+		$(addprefix -S ,$(PHOTOS_RECIPE))
 
 # Benchmarks take several minutes. The ingest one needs a folder of real photos:
 # `make bench PHOTOS=path/to/photos` (without PHOTOS it is skipped). Extra options for each

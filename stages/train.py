@@ -32,7 +32,9 @@ def main() -> None:
                    on_record=Progress())
     seconds = time.perf_counter() - start
     metrics = {**training_metrics(result.parameters, examples, Y, p.threads, result.scaling),
-               "iterations": result.iterations_run, "solver": result.solver}
+               "iterations": result.iterations_run, "solver": result.solver,
+               # 0 for a settled curve; an oscillating one rises again and again
+               "cost_rises": sum(b > a for a, b in zip(result.costs, result.costs[1:]))}
     if result.best_iteration is not None:
         best = result.accuracy_iterations.index(result.best_iteration)
         metrics.update(best_iteration=result.best_iteration,

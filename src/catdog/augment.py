@@ -7,6 +7,7 @@ rows are transformed into a batch-sized buffer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -43,18 +44,35 @@ class Augmentation:
         return Draws(flip, dy, dx)
 
     def apply(self, rows: np.ndarray, draws: Draws) -> np.ndarray:
-        """rows (k, s*s*3) -> new rows (k, s*s*3) with each photo flipped and shifted."""
+        """rows (k, s*s*3) -> new rows (k, s*s*3) with each photo flipped and shifted: output
+        pixel (r, c) is input pixel (r + dy, c' + dx), c' = s - 1 - c when flipped, else c,
+        both clipped to the photo (edges repeated)."""
         k, n_x = rows.shape
-        s = image_side(n_x)
-        images = rows.reshape(k, s, s, 3)
-        pad = self.shift
-        if pad:
-            images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
-        r = pad + draws.dy[:, None] + np.arange(s)                          # (k, s)
-        c = np.where(draws.flip[:, None], np.arange(s)[::-1], np.arange(s))
-        c = pad + draws.dx[:, None] + c                                     # (k, s)
-        out = images[np.arange(k)[:, None, None], r[:, :, None], c[:, None, :]]
-        return out.reshape(k, n_x)
+        tables = _gather_tables(image_side(n_x), self.shift)       # (2, w, w, n_x)
+        w = 2 * self.shift + 1
+        which = (draws.flip.astype(np.intp) * w + draws.dy + self.shift) * w + draws.dx + self.shift
+        # One flat gather: offsets of each photo's sources within the contiguous rows.
+        offsets = tables.reshape(-1, n_x)[which]
+        if k * n_x >= 2 ** 31:
+            offsets = offsets.astype(np.int64)
+        offsets += (np.arange(k, dtype=offsets.dtype) * n_x)[:, None]
+        return np.take(np.ascontiguousarray(rows).reshape(-1), offsets)
+
+
+@cache
+def _gather_tables(s: int, shift: int) -> np.ndarray:
+    """For each (flip, dy, dx): where each output value of a flattened photo comes from."""
+    w = 2 * shift + 1
+    tables = np.empty((2, w, w, s * s * 3), np.int32)  # a quarter of the memory of intp
+    straight = np.arange(s)
+    for flip, columns in enumerate((straight, straight[::-1])):
+        for i, dy in enumerate(range(-shift, shift + 1)):
+            r = np.clip(straight + dy, 0, s - 1)
+            for j, dx in enumerate(range(-shift, shift + 1)):
+                c = np.clip(columns + dx, 0, s - 1)
+                pixel = r[:, None] * s + c[None, :]                      # (s, s)
+                tables[flip, i, j] = (pixel[:, :, None] * 3 + np.arange(3)).reshape(-1)
+    return tables
 
 
 def image_side(n_x: int) -> int:

@@ -129,16 +129,16 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
     train_inputs = Inputs(examples, scaling, ftype)
     with blas_threads(1):  # all parallelism is in `workers`, over fixed chunks
         if solver == "blocked":
-            engine: Solver = BlockedSolver(
+            chosen: Solver = BlockedSolver(
                 train_inputs, Y, parameters, workers=workers, held_out=inputs,
                 batch_size=batch_size, optimizer=make_optimizer(optimizer, beta1, beta2),
                 weight_decay=weight_decay, augmentation=Augmentation(augment_flip, augment_shift),
                 seed=seed)
         else:
-            engine = {"gram": GramSolver, "direct": DirectSolver}[solver](
+            chosen = {"gram": GramSolver, "direct": DirectSolver}[solver](
                 train_inputs, Y, parameters, workers=workers, held_out=inputs)
         try:
-            result = _loop(engine, Y, labels, iterations, learning_rate, cost_every,
+            result = _loop(chosen, Y, labels, iterations, learning_rate, cost_every,
                            eval_every if track else 0, progress, on_record, patience,
                            dict(schedule=lr_schedule, step_every=lr_step_every,
                                 step_factor=lr_step_factor))
@@ -152,13 +152,13 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
     return result
 
 
-def _loop(engine: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iterations: int,
+def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iterations: int,
           learning_rate: float, cost_every: int, eval_every: int, progress: bool,
           on_record: RecordCallback | None, patience: int, schedule: dict) -> TrainResult:
-    result = TrainResult(parameters={}, solver=engine.name)
+    result = TrainResult(parameters={}, solver=solver.name)
     validating = "validation" in labels
     best_loss, best, since_best = math.inf, None, 0
-    bar = tqdm(range(iterations), desc=f"train ({engine.name})", unit="epoch",
+    bar = tqdm(range(iterations), desc=f"train ({solver.name})", unit="epoch",
                disable=None if progress else True)
     # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -167,11 +167,11 @@ def _loop(engine: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
             evaluate = eval_every > 0 and (i % eval_every == 0 or last)
             point: dict[str, float] = {}
             if evaluate:
-                wanted = list(labels) if engine.whole_batch else ["train", *labels]
-                logits = {name: engine.logits(name) for name in wanted}
-                snapshot = engine.snapshot() if validating else None
+                wanted = list(labels) if solver.whole_batch else ["train", *labels]
+                logits = {name: solver.logits(name) for name in wanted}
+                snapshot = solver.snapshot() if validating else None
             lr = learning_rate_at(i, iterations, learning_rate, **schedule)
-            cost, Z2 = engine.step(lr)
+            cost, Z2 = solver.step(lr)
             if not math.isfinite(cost):
                 raise TrainingDiverged(
                     f"training diverged at iteration {i} (cost {cost}); "
@@ -182,7 +182,7 @@ def _loop(engine: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
                 point["cost"] = cost
                 bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
             if evaluate:
-                if not engine.whole_batch:  # mini-batches or augmentation: its own forward pass
+                if not solver.whole_batch:  # mini-batches or augmentation: its own forward pass
                     Z2 = logits["train"]
                 _record(result, i, Y, Z2, logits, labels, point)
                 if validating:
@@ -196,10 +196,10 @@ def _loop(engine: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
             result.iterations_run = i + 1
             if validating and patience and since_best >= patience:
                 break
-        final = engine.snapshot()
+        final = solver.snapshot()
     if best is not None:
         result.best_iteration, final = best
-    result.parameters = engine.parameters_of(final)
+    result.parameters = solver.parameters_of(final)
     return result
 
 
