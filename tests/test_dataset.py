@@ -1,7 +1,12 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 from conftest import data_params, write_photo
 from catdog.dataset import IngestError, ingest, list_files, stratified_test_mask
@@ -101,3 +106,28 @@ def test_flatten_matches_the_column_per_image_layout():
     np.testing.assert_array_equal(X[:, 1], images[1].reshape(-1).astype(np.float32) / np.float32(255))
     np.testing.assert_array_equal(Y, [[1, 0]])
     assert X.min() >= 0 and X.max() <= 1
+
+
+def test_the_stage_writes_the_manifest_and_summary_beside_a_missing_class_error(tmp_path, rng):
+    """Every test cat is a copy of a training photo (leakage): the cause must be visible."""
+    project = Path(__file__).resolve().parents[1]
+    train, test = tmp_path / "train", tmp_path / "test"
+    test.mkdir()
+    for i in range(3):
+        write_photo(train / f"cat.{i}.jpg", rng)
+        write_photo(train / f"dog.{i}.jpg", rng)
+        (test / f"cat.{10 + i}.jpg").write_bytes((train / f"cat.{i}.jpg").read_bytes())
+        write_photo(test / f"dog.{10 + i}.jpg", rng)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"].update(train_dir=str(train), test_dir=str(test), image_size=8)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = subprocess.run([sys.executable, str(project / "stages/ingest.py")], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "the test split has no usable cat images" in proc.stderr
+    assert "data/interim/manifest.csv" in proc.stderr
+    assert "skipped, leakage: same bytes as ...: 3" in proc.stdout
+    manifest = pd.read_csv(tmp_path / "data/interim/manifest.csv")
+    assert len(manifest) == 12
+    assert manifest.reason.fillna("").str.startswith("leakage").sum() == 3
+    assert not (tmp_path / "data/interim/train.npz").exists()

@@ -111,7 +111,9 @@ class _Zip(Archive):
         for member in sorted(members, key=lambda m: infos[m.position].header_offset):
             try:
                 with self._zip.open(infos[member.position]) as f:
-                    data = f.read(max_bytes + 1)  # a member may inflate past what it claims
+                    # Never more than the claim (checked against the limit) and one byte: a
+                    # member inflating past its claim is cut off there and fails its CRC.
+                    data = f.read(min(member.size, max_bytes) + 1)
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError,
                     OSError) as exc:
                 yield member, f"damaged archive member: {exc}"

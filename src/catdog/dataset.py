@@ -23,7 +23,8 @@ from catdog.images import (LABEL_NAMES, MB, ImageError, Limits, is_image_name, l
                            load_photo, photo_from_bytes)
 from catdog.params import DataParams, require_folders
 
-_CHUNK = 16  # photos per decoding task
+_CHUNK = 16            # photos per decoding task
+_CHUNK_BYTES = 4 << 20  # encoded bytes per task read from an archive, at most (but one photo)
 MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason", "converted"]
 
 
@@ -160,6 +161,7 @@ def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
     for a, archive in enumerate(archives):
         wanted = {entries[i].member.position: i for i in todo if entries[i].archive == a}
         batch: list[tuple[int, bytes | None]] = []
+        size = 0
         for member, got in archive.read([entries[i].member for i in wanted.values()],
                                         limits.max_bytes):
             i = wanted[member.position]
@@ -167,9 +169,10 @@ def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
                 entries[i].reason = got
                 continue
             batch.append((i, got))
-            if len(batch) == _CHUNK:
+            size += len(got)
+            if len(batch) == _CHUNK or size >= _CHUNK_BYTES:
                 yield batch
-                batch = []
+                batch, size = [], 0
         if batch:
             yield batch
 

@@ -293,7 +293,11 @@ def read_file(file_path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> 
         if info.st_size > limits.max_bytes:
             raise ImageError(too_large_reason(info.st_size, limits))
         try:
-            data = f.read(limits.max_bytes + 1)  # bounded even if the file grows meanwhile
+            # Ask for what the file holds (a read of max_bytes would allocate that much each
+            # time), then for the rest up to the bound in case it grew meanwhile.
+            data = f.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += f.read(limits.max_bytes + 1 - len(data))
         except OSError as exc:
             raise ImageError(f"cannot read file: {exc.strerror or exc}") from None
     if len(data) > limits.max_bytes:
