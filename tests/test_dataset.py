@@ -131,3 +131,22 @@ def test_the_stage_writes_the_manifest_and_summary_beside_a_missing_class_error(
     assert len(manifest) == 12
     assert manifest.reason.fillna("").str.startswith("leakage").sum() == 3
     assert not (tmp_path / "data/interim/train.npz").exists()
+
+
+@pytest.mark.parametrize("test_dir,words", [
+    ("", "data.test_dir must name a folder or archive of test photos, or the same path as "
+         "data.train_dir"),
+    ("data/raw/demo", "data.test_dir still names the synthetic demo photos"),
+])
+def test_the_test_photos_must_be_named_and_not_left_at_the_demo(tmp_path, photo_folder, test_dir, words):
+    from catdog.params import ParamsError, load_params
+
+    project = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"].update(train_dir=str(photo_folder), test_dir=test_dir)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match=words):
+        load_params(tmp_path / "params.yaml")
+    params["data"]["test_dir"] = str(photo_folder)  # the same path: a seeded split
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert load_params(tmp_path / "params.yaml").data.split_train
