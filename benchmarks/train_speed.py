@@ -87,30 +87,47 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     import pandas  # noqa: F401  (the stage imports it; count its memory too)
 
     from catdog.features import load_split
-    from catdog.solvers import make_solver
+    from catdog.forward import Inputs
+    from catdog.network import initialize_parameters
+    from catdog.parallel import Workers, blas_threads
+    from catdog.scaling import fit_scaling
+    from catdog.solvers import BlockedSolver, DirectSolver, GramSolver, choose_solver
+
+    def build(examples, held_out=None):
+        # As `catdog.training.train` builds it for plain full-batch gradient descent.
+        ftype = np.dtype(dtype)
+        scaling = fit_scaling("divide", examples)
+        parameters = initialize_parameters(examples.n_x, h, 1, seed, ftype)
+        held = {} if held_out is None else {"test": Inputs(held_out, scaling, ftype)}
+        cls = {"blocked": BlockedSolver, "gram": GramSolver, "direct": DirectSolver}[name]
+        return cls(Inputs(examples, scaling, ftype), Y.astype(dtype), parameters,
+                   workers=workers, held_out=held)
 
     start = time.perf_counter()
     examples, Y, _ = load_split(path)
     load = time.perf_counter() - start
     # The solver is chosen for a whole run, as the train stage would choose it.
-    engine = make_solver(solver, examples, Y.astype(dtype), h, seed, dtype, run_iterations, 0)
-    setup = time.perf_counter() - start
-    start = time.perf_counter()
-    costs = [engine.step(learning_rate)[0] for _ in range(iterations)]
-    loop = time.perf_counter() - start
-    # What recording test accuracy costs: a held-out set of m / 4 examples, given to the
-    # solver when it is built and evaluated every EVAL_EVERY iterations in a whole run.
-    held_out, _, _ = load_split(make_features(max(1, examples.m // 4)))
-    name = engine.name
-    del engine  # one Gram matrix at a time, as in the train stage
-    start = time.perf_counter()
-    engine = make_solver(solver, examples, Y.astype(dtype), h, seed, dtype, run_iterations, 0,
-                         held_out)
-    extra_setup = time.perf_counter() - start - (setup - load)
-    start = time.perf_counter()
-    for _ in range(5):
-        engine.held_out_logits()
-    per_eval = (time.perf_counter() - start) / 5
+    name = solver if solver != "auto" else choose_solver(examples.m, examples.n_x, h,
+                                                         run_iterations)
+    workers = Workers(0)
+    with blas_threads(1):  # as in training: all parallelism is over fixed chunks
+        engine = build(examples)
+        setup = time.perf_counter() - start
+        start = time.perf_counter()
+        costs = [engine.step(learning_rate)[0] for _ in range(iterations)]
+        loop = time.perf_counter() - start
+        # What recording test accuracy costs: a held-out set of m / 4 examples, given to the
+        # solver when it is built and evaluated every EVAL_EVERY iterations in a whole run.
+        held_out, _, _ = load_split(make_features(max(1, examples.m // 4)))
+        del engine  # one Gram matrix at a time, as in the train stage
+        start = time.perf_counter()
+        engine = build(examples, held_out)
+        extra_setup = time.perf_counter() - start - (setup - load)
+        start = time.perf_counter()
+        for _ in range(5):
+            engine.logits("test")
+        per_eval = (time.perf_counter() - start) / 5
+    workers.close()
     return {"setup": setup, "loop": loop, "costs": costs, "solver": name,
             "eval_extra": extra_setup + per_eval * -(-run_iterations // EVAL_EVERY)}
 
