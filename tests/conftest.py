@@ -1,6 +1,7 @@
 """Shared fixtures: small photo folders written by the tests themselves."""
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
@@ -9,6 +10,12 @@ import pytest
 
 from catdog.params import DataParams
 from pipeline_repo import Repo
+
+# A runner may start the suite with SIGINT ignored (a background job of a non-interactive
+# shell). Children inherit an ignored signal, so the Ctrl-C tests would test nothing; a
+# handled one is reset to the default in every child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Small enough for seconds per run, large enough for every stage to have real work.
 SMALL = {

@@ -104,7 +104,11 @@ def test_after_an_interrupted_repro_the_readme_recovery_brings_everything_back(r
                             start_new_session=True)
     wait_until_training(work, proc)
     os.killpg(proc.pid, sig)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # leave no stage training in the background
+        raise
     assert proc.returncode != 0
     if sig == signal.SIGINT:
         assert "train: interrupted" in out
