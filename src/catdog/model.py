@@ -16,7 +16,8 @@ from catdog.errors import CatdogError
 from catdog.features import PIXEL_MAX, PIXEL_SCALE, Examples
 from catdog.images import CHANNEL_ORDER, LABEL_NAMES
 from catdog.forward import Inputs, forward_logits
-from catdog.network import Parameters, sigmoid
+from catdog import exact as ex
+from catdog.network import Parameters
 from catdog.parallel import Workers, blas_threads
 from catdog.scaling import InputScaling, scaling_from_arrays
 from catdog.storage import load_npz, save_npz
@@ -54,10 +55,11 @@ class Model:
         workers = Workers(FORWARD_THREADS)
         try:
             with blas_threads(1):  # chunks of fixed size, as in training: same bits any core count
-                Z2 = forward_logits(self.parameters, Inputs(examples, self.scaling, dtype), workers)
+                Z2 = forward_logits(self.parameters, Inputs(examples, self.scaling, dtype, exact=True),
+                                    workers)
         finally:
             workers.close()
-        return sigmoid(Z2)[0]
+        return ex.sigmoid(Z2)[0]
 
     def probabilities_of_images(self, images: np.ndarray) -> np.ndarray:
         """(m, s, s, 3) uint8 BGR photos -> probability of dog (m,), laid out as in training."""

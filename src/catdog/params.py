@@ -90,6 +90,7 @@ class TrainParams:
     augment_shift: int     # random shifts of up to this many pixels
     validation_fraction: float  # share of the training photos held out; 0 = none
     patience: int          # stop after this many records without a better validation loss
+    exact: bool            # exact products and own elementwise functions: the same bits everywhere
 
 
 def check_train(t: TrainParams) -> None:
