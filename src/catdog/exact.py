@@ -47,17 +47,25 @@ def slice_bits(terms: int, bound: float) -> int:
     return bits
 
 
+def _pow2(k: np.ndarray) -> np.ndarray:
+    """2.0 ** k for integers -1022 <= k <= 1023, from the bits of the float (exact, fast)."""
+    return ((np.asarray(k, np.int64) + 1023) << 52).view(np.float64)
+
+
 def split_rows(A: np.ndarray, bits: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """A (r, k) -> slices (count, r, k) of integer-valued float64 and their scales (count, r, 1)
-    as powers of two: A ~= sum_s slices[s] * 2^scales[s], row by row, |slices| <= 2^bits."""
+    """A (r, k) -> slices (count, r, k) of integer-valued float64 and their scales (count, r, 1),
+    powers of two: A ~= sum_s slices[s] * scales[s], row by row, |slices| <= 2^bits."""
     rest = np.array(A, dtype=np.float64)
     _, top = np.frexp(np.max(np.abs(rest), axis=1, keepdims=True))  # |row| < 2^top
+    # Rows below 2^-900 count as zero: their scales stay within float64's normal range.
+    top = np.maximum(top, -900)
     slices = np.empty((count, *rest.shape))
-    scales = np.empty((count, rest.shape[0], 1), dtype=np.int64)
+    scales = np.empty((count, rest.shape[0], 1))
     for s in range(count):
-        scales[s] = top - bits * (s + 1)
-        np.rint(np.ldexp(rest, -scales[s]), out=slices[s])
-        rest -= np.ldexp(slices[s], scales[s])  # exact: rest minus its rounding to the grid
+        shift = top - bits * (s + 1)
+        scales[s] = _pow2(shift)
+        np.rint(rest * _pow2(-shift), out=slices[s])  # scaling by 2^n is exact
+        rest -= slices[s] * scales[s]                  # exact: rest minus its rounding to the grid
     return slices, scales
 
 
@@ -77,9 +85,9 @@ def int_matmul(A: np.ndarray, B: np.ndarray | None, bound: float, precision: int
     count = max(1, math.ceil(precision / bits))
     slices, scales = split_rows(A, bits, count)
     products = times(slices.reshape(count * r, k))             # exact on any BLAS
-    out = np.ldexp(products[:r], scales[0])
+    out = products[:r] * scales[0]
     for s in range(1, count):                                  # largest first, in fixed order
-        out += np.ldexp(products[s * r:(s + 1) * r], scales[s])
+        out += products[s * r:(s + 1) * r] * scales[s]
     return out
 
 
@@ -88,20 +96,17 @@ _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e+00
 _EXP_P = (1.66666666666666019037e-01, -2.77777777770155933842e-03, 6.61375632143793436117e-05,
           -1.65339022054652515390e-06, 4.13813679705723846039e-08)
-_EXP_MAX, _EXP_MIN = 709.782712893383973096, -745.13321910194110842
 
 
 def _float64(x) -> tuple[np.ndarray, np.dtype]:
     x = np.asarray(x)
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    return x.astype(np.float64), dtype
+    return x.astype(np.float64, copy=False), dtype
 
 
-@np.errstate(over="ignore", invalid="ignore")
-def exp(x: np.ndarray) -> np.ndarray:
-    """e^x, elementwise."""
-    x, dtype = _float64(x)
-    xc = np.clip(x, _EXP_MIN - 1, _EXP_MAX + 1)
+def _exp64(x: np.ndarray) -> np.ndarray:
+    """e^x of float64 x; overflow gives inf and underflow 0 through IEEE multiplication."""
+    xc = np.clip(x, -746.0, 710.0)
     k = np.rint(xc * _INV_LN2)
     hi = xc - k * _LN2_HI          # exact: k has at most 11 bits, _LN2_HI 32
     lo = k * _LN2_LO
@@ -110,12 +115,18 @@ def exp(x: np.ndarray) -> np.ndarray:
     p1, p2, p3, p4, p5 = _EXP_P
     c = r - t * (p1 + t * (p2 + t * (p3 + t * (p4 + t * p5))))
     y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
-    kk = np.where(np.isfinite(k), k, 0).astype(np.int64)
-    # 2^k in two steps so that 2^1024 (x just below the largest exp) does not overflow early
-    out = np.ldexp(np.ldexp(y, kk // 2), kk - kk // 2)
-    out = np.where(x > _EXP_MAX, np.inf, out)
-    out = np.where(x < _EXP_MIN, 0.0, out)
-    return out.astype(dtype, copy=False)
+    ki = np.nan_to_num(k).astype(np.int64)
+    half = ki >> 1
+    y *= _pow2(half)               # exact: |half| <= 538
+    y *= _pow2(ki - half)          # rounds once, into inf or the subnormals if it must
+    return y
+
+
+def exp(x: np.ndarray) -> np.ndarray:
+    """e^x, elementwise."""
+    x, dtype = _float64(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _exp64(x).astype(dtype, copy=False)
 
 
 # fdlibm's log: x = 2^e (1 + f), sqrt(2)/2 <= 1 + f < sqrt(2), log(1 + f) from s = f / (2 + f).
@@ -124,10 +135,14 @@ _LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e
        1.479819860511658591e-01)
 
 
-@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def log(x: np.ndarray) -> np.ndarray:
     """Natural logarithm, elementwise (-inf at 0, NaN below)."""
     x, dtype = _float64(x)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _log64(x).astype(dtype, copy=False)
+
+
+def _log64(x: np.ndarray) -> np.ndarray:
     positive = np.where(x > 0, x, 1.0)
     m, e = np.frexp(positive)
     low = m < 0.7071067811865476
@@ -143,47 +158,53 @@ def log(x: np.ndarray) -> np.ndarray:
     out = e * _LN2_HI - ((hfsq - (s * (hfsq + R) + e * _LN2_LO)) - f)
     out = np.where(x == np.inf, np.inf, out)
     out = np.where(x == 0, -np.inf, out)
-    out = np.where((x < 0) | np.isnan(x), np.nan, out)
-    return out.astype(dtype, copy=False)
+    return np.where((x < 0) | np.isnan(x), np.nan, out)
 
 
 def log1p(x: np.ndarray) -> np.ndarray:
     """log(1 + x), accurate for small x: log(w) x / (w - 1) with w = 1 + x rounded."""
     x, dtype = _float64(x)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _log1p64(x).astype(dtype, copy=False)
+
+
+def _log1p64(x: np.ndarray) -> np.ndarray:
     w = 1.0 + x
     d = w - 1.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(d == 0, x, log(w) * (x / np.where(d == 0, 1.0, d)))
-    out = np.where(w == np.inf, np.inf, out)
-    return out.astype(dtype, copy=False)
+    out = np.where(d == 0, x, _log64(w) * (x / np.where(d == 0, 1.0, d)))
+    return np.where(w == np.inf, np.inf, out)
 
 
-# Cephes' tanh for |x| <= 0.625: x + x^3 P(x^2) / Q(x^2); above it, 1 - 2 / (e^2|x| + 1).
+# Cephes' tanh for |x| <= 0.625: x + x^3 P(x^2) / Q(x^2); above it, (1 - e) / (1 + e) with
+# e = e^-2|x|.
 _TANH_P = (-9.64399179425052238628e-01, -9.92877231001918586564e+01, -1.61468768441708447952e+03)
 _TANH_Q = (1.12811678491632931402e+02, 2.23548839060100448583e+03, 4.84406305325125486048e+03)
 
 
-@np.errstate(over="ignore", invalid="ignore")
 def tanh(x: np.ndarray) -> np.ndarray:
     """Hyperbolic tangent, elementwise."""
     x, dtype = _float64(x)
-    a = np.abs(x)
-    z = x * x
     p0, p1, p2 = _TANH_P
     q0, q1, q2 = _TANH_Q
-    small = x + x * z * (((p0 * z + p1) * z + p2) / (((z + q0) * z + q1) * z + q2))
-    large = np.copysign(1.0 - 2.0 / (exp(2.0 * a) + 1.0), x)
-    return np.where(a <= 0.625, small, large).astype(dtype, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        a = np.abs(x)
+        e = _exp64(-2.0 * a)
+        large = np.copysign((1.0 - e) / (1.0 + e), x)
+        z = x * x
+        small = x + x * z * (((p0 * z + p1) * z + p2) / (((z + q0) * z + q1) * z + q2))
+        return np.where(a <= 0.625, small, large).astype(dtype, copy=False)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-z), from e^-|z| so that no exponent overflows."""
     z, dtype = _float64(z)
-    e = exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(dtype, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = _exp64(-np.abs(z))
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(dtype, copy=False)
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
     """log(1 + e^z), finite for any finite z: max(z, 0) + log1p(e^-|z|), in float64."""
     z, _ = _float64(z)
-    return np.maximum(z, 0.0) + log1p(exp(-np.abs(z)))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return np.maximum(z, 0.0) + _log1p64(_exp64(-np.abs(z)))

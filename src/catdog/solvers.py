@@ -17,6 +17,7 @@ changes the speed only, never a bit of the result.
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any, Callable, Protocol
 
@@ -55,9 +56,10 @@ class Solver(Protocol):
     whole_batch: bool  # True when step() returns the logits of the whole training set
     exact: bool        # True when its arithmetic gives the same bits on every machine
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray | None]:
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray | None]:
         """One epoch: returns the mean cost of its batches (each before its update) and, when
-        that is what the epoch computed, the logits Z2 (1, m) of the training set before it."""
+        that is what the epoch computed, the logits Z2 (1, m) of the training set before it.
+        With with_cost False a solver may skip the cost (NaN) when it returns Z2."""
 
     def logits(self, name: str) -> np.ndarray:
         """Z2 (1, m') under the current weights of the held-out set `name`, or "train"."""
@@ -135,7 +137,7 @@ class BlockedSolver:
         order = self.shuffle_rng.permutation(m)
         return [order[start:stop] for start, stop in chunks(m, self.batch_size)]
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray | None]:
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray | None]:
         total, Z2 = 0.0, None
         for index in self._batches():
             k = index.stop - index.start if isinstance(index, slice) else len(index)
@@ -308,12 +310,12 @@ class GramSolver:
         # V G, computed as (G V^T)^T since G is symmetric
         return self.G.times(np.ascontiguousarray(V.T), self.workers).T
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray]:
         m = self.inputs.m
         Z1 = self._hidden(self.Z1_0, self._times_G, self.G_bound)     # W1_t X + b1
         A1 = self.inputs.tanh(Z1)
         Z2 = output_logits(self.rest["W2"], A1, self.rest["b2"])
-        cost = self.inputs.cross_entropy_sum(Z2, self.Y) / m
+        cost = self.inputs.cross_entropy_sum(Z2, self.Y) / m if with_cost else math.nan
         sums = gradient_sums(self.rest["W2"], A1, self.inputs.sigmoid(Z2) - self.Y)
         lr = self.dtype.type(learning_rate)
         self.C -= (lr / self.dtype.type(m)) * sums["dZ1"]          # W1 -= lr * dZ1 X^T / m
@@ -357,7 +359,7 @@ class DirectSolver:
         self.Y = np.asarray(Y, dtype=inputs.dtype)
         self.parameters = parameters
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray]:
         _, cache = forward_propagation(self.X, self.parameters)
         grads = backward_propagation(self.parameters, cache, self.X, self.Y)
         self.parameters = update_parameters(self.parameters, grads, learning_rate)

@@ -184,12 +184,14 @@ def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
                 logits = {name: solver.logits(name) for name in wanted}
                 snapshot = solver.snapshot() if validating else None
             lr = learning_rate_at(i, iterations, learning_rate, **schedule)
-            cost, Z2 = solver.step(lr)
-            if not math.isfinite(cost):
+            recorded = i % cost_every == 0 or last
+            cost, Z2 = solver.step(lr, with_cost=recorded)
+            skipped = not recorded and math.isnan(cost)  # finite exactly when the logits are
+            if not (bool(np.all(np.isfinite(Z2))) if skipped else math.isfinite(cost)):
                 raise TrainingDiverged(
                     f"training diverged at iteration {i} (cost {cost}); "
                     f"lower train.learning_rate (now {learning_rate})")
-            if i % cost_every == 0 or last:
+            if recorded:
                 result.cost_iterations.append(i)
                 result.costs.append(cost)
                 point["cost"] = cost
