@@ -80,7 +80,8 @@ def int_matmul(A: np.ndarray, B: np.ndarray | None, bound: float, precision: int
     r, k = A.shape
     times = times or (lambda Q: Q @ B)
     if not np.all(np.isfinite(A)):  # diverged weights: no exactness to keep
-        return times(A.astype(np.float64))
+        with np.errstate(invalid="ignore", over="ignore"):
+            return times(A.astype(np.float64))
     bits = slice_bits(k, bound)
     count = max(1, math.ceil(precision / bits))
     slices, scales = split_rows(A, bits, count)
