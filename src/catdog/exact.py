@@ -69,6 +69,39 @@ def split_rows(A: np.ndarray, bits: int, count: int) -> tuple[np.ndarray, np.nda
     return slices, scales
 
 
+class RowSlices:
+    """A float matrix A (r, k) split for exact products with integers |B| <= bound (k terms).
+
+    Split once, multiplied by many B: `times(B)` is A @ B in float64, the same bits on every
+    machine; `combine(P)` finishes a product P = slices @ B computed in any other way.
+    """
+
+    def __init__(self, A: np.ndarray, bound: float, precision: int):
+        A = np.asarray(A)
+        self.rows, k = A.shape
+        self.finite = bool(np.all(np.isfinite(A)))
+        if not self.finite:  # diverged weights: no exactness to keep
+            self.slices, self.scales = A.astype(np.float64), None
+            return
+        bits = slice_bits(k, bound)
+        count = max(1, math.ceil(precision / bits))
+        slices, self.scales = split_rows(A, bits, count)
+        self.slices = slices.reshape(count * self.rows, k)
+
+    def combine(self, products: np.ndarray) -> np.ndarray:
+        if not self.finite:
+            return products
+        r = self.rows
+        out = products[:r] * self.scales[0]
+        for s in range(1, len(self.scales)):                  # largest first, in fixed order
+            out += products[s * r:(s + 1) * r] * self.scales[s]
+        return out
+
+    def times(self, B: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self.combine(self.slices @ B)              # exact on any BLAS
+
+
 def int_matmul(A: np.ndarray, B: np.ndarray | None, bound: float, precision: int,
                times: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """A @ B (r, n) in float64, the same bits on every machine.
@@ -76,20 +109,11 @@ def int_matmul(A: np.ndarray, B: np.ndarray | None, bound: float, precision: int
     A (r, k) is any float matrix; B (k, n) is float64 holding integers with |B| <= bound.
     `times(Q)`, when given, computes Q @ B in its own way (any way: each product is exact).
     """
-    A = np.asarray(A)
-    r, k = A.shape
-    times = times or (lambda Q: Q @ B)
-    if not np.all(np.isfinite(A)):  # diverged weights: no exactness to keep
-        with np.errstate(invalid="ignore", over="ignore"):
-            return times(A.astype(np.float64))
-    bits = slice_bits(k, bound)
-    count = max(1, math.ceil(precision / bits))
-    slices, scales = split_rows(A, bits, count)
-    products = times(slices.reshape(count * r, k))             # exact on any BLAS
-    out = products[:r] * scales[0]
-    for s in range(1, count):                                  # largest first, in fixed order
-        out += products[s * r:(s + 1) * r] * scales[s]
-    return out
+    split = RowSlices(A, bound, precision)
+    if times is None:
+        return split.times(B)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return split.combine(times(split.slices))
 
 
 # fdlibm's exp: e^x = 2^k e^r, r = x - k ln2 in [-ln2/2, ln2/2], e^r from a rational form.

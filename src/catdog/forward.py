@@ -71,16 +71,9 @@ class Inputs:
         return np.dtype(np.float64) if self.exact else self.dtype
 
     # -- products with the inputs -------------------------------------------------------------
-    def weights_times(self, W: np.ndarray, block: np.ndarray) -> np.ndarray:
-        """W @ X for W (r, n_x) and a block's inputs X (n_x, k): (r, k) in the dtype."""
-        if not self.exact:
-            return W @ block.T
-        s = self.scaling
-        W = W.astype(np.float64) if s.kind == "divide" else W / s.std
-        out = ex.int_matmul(W, block.T, PIXEL_BOUND, self.precision) / self.examples.divisor
-        if s.kind == "standardize":
-            out -= np.sum(W * s.mean, axis=1, keepdims=True)
-        return out.astype(self.dtype)
+    def weights(self, W: np.ndarray) -> "Weights":
+        """W (r, n_x) made ready for products with many blocks (split once, if exact)."""
+        return Weights(self, W)
 
     def times_inputs(self, D: np.ndarray, block: np.ndarray) -> np.ndarray:
         """D @ X^T for D (r, k) and a block's inputs X (n_x, k): (r, n_x) in the dtype."""
@@ -117,14 +110,39 @@ class Inputs:
         return float(np.sum(softplus - Y * Z2))
 
 
+class Weights:
+    """A weight matrix W (r, n_x) ready for W @ X with the blocks of one set of inputs.
+
+    Exact, with X = (pixels / divisor - mean) / std: W X = (W / std) pixels / divisor
+    - (W / std) mean, the first an exact integer product, the second computed once.
+    """
+
+    def __init__(self, inputs: Inputs, W: np.ndarray):
+        self.inputs, self.W = inputs, W
+        if not inputs.exact:
+            return
+        s = inputs.scaling
+        W = W.astype(np.float64) if s.kind == "divide" else W / s.std
+        self.split = ex.RowSlices(W, PIXEL_BOUND, inputs.precision)
+        self.offset = np.sum(W * s.mean, axis=1, keepdims=True) if s.kind == "standardize" else 0.0
+
+    def times(self, block: np.ndarray) -> np.ndarray:
+        """W @ X (r, k) for a block's inputs X (n_x, k) given as its rows (k, n_x)."""
+        if not self.inputs.exact:
+            return self.W @ block.T
+        out = self.split.times(block.T) / self.inputs.examples.divisor - self.offset
+        return out.astype(self.inputs.dtype)
+
+
 def output_logits(W2: np.ndarray, A1: np.ndarray, b2: np.ndarray) -> np.ndarray:
     """Z2 = W2 A1 + b2 (1, k), added over the hidden units in their order (no BLAS)."""
     return np.sum(W2.T * A1, axis=0, keepdims=True) + b2
 
 
-def chunk_forward(parameters: Parameters, inputs: Inputs, block: np.ndarray) -> dict[str, np.ndarray]:
-    """Z1, A1 (h, k) and Z2 (1, k) of a block's examples."""
-    Z1 = inputs.weights_times(parameters["W1"], block) + parameters["b1"]
+def chunk_forward(parameters: Parameters, W1: Weights, block: np.ndarray) -> dict[str, np.ndarray]:
+    """Z1, A1 (h, k) and Z2 (1, k) of a block's examples; W1 is parameters["W1"] made ready."""
+    inputs = W1.inputs
+    Z1 = W1.times(block) + parameters["b1"]
     A1 = inputs.tanh(Z1)
     return {"Z1": Z1, "A1": A1, "Z2": output_logits(parameters["W2"], A1, parameters["b2"])}
 
@@ -137,9 +155,11 @@ def chunk_buffer(workers: Workers, inputs: Inputs) -> np.ndarray:
 
 def forward_logits(parameters: Parameters, inputs: Inputs, workers: Workers) -> np.ndarray:
     """Z2 (1, m) of every example, chunk by chunk (X is never held as floats whole)."""
+    W1 = inputs.weights(parameters["W1"])
+
     def one(bounds: tuple[int, int]) -> np.ndarray:
         block = inputs.block(slice(*bounds), chunk_buffer(workers, inputs))
         with np.errstate(over="ignore", invalid="ignore"):  # per thread; callers check
-            return chunk_forward(parameters, inputs, block)["Z2"]
+            return chunk_forward(parameters, W1, block)["Z2"]
     parts = list(workers.map(one, chunks(inputs.m, CHUNK)))
     return np.concatenate(parts, axis=1) if parts else np.zeros((1, 0), inputs.dtype)

@@ -27,6 +27,7 @@ from catdog.augment import Augmentation, Draws
 from catdog import exact as ex
 from catdog.forward import (
     CHUNK,
+    PIXEL_BOUND,
     Inputs,
     chunk_buffer,
     chunk_forward,
@@ -80,6 +81,7 @@ def gradient_pass(parameters: Parameters, inputs: Inputs, Y: np.ndarray, index: 
     """
     k = index.stop - index.start if isinstance(index, slice) else len(index)
     base = index.start if isinstance(index, slice) else 0
+    W1 = inputs.weights(parameters["W1"])
 
     def one(bounds: tuple[int, int]):
         lo, hi = bounds
@@ -89,7 +91,7 @@ def gradient_pass(parameters: Parameters, inputs: Inputs, Y: np.ndarray, index: 
         y = Y[:, part]
         # errstate is per thread: divergence shows up in the cost, which the caller checks
         with np.errstate(over="ignore", invalid="ignore"):
-            cache = chunk_forward(parameters, inputs, block)
+            cache = chunk_forward(parameters, W1, block)
             sums = gradient_sums(parameters["W2"], cache["A1"], inputs.sigmoid(cache["Z2"]) - y)
             sums["dW1"] = inputs.times_inputs(sums["dZ1"], block)
             return inputs.cross_entropy_sum(cache["Z2"], y), sums, cache["Z2"]
@@ -281,12 +283,14 @@ class GramSolver:
 
     def _first_hidden(self, inputs: Inputs) -> np.ndarray:
         """W1_0 X (h, m) of a set, chunk by chunk (exact: kept in float64)."""
+        W1_0 = ex.RowSlices(self.W1_0, PIXEL_BOUND, ex.PRECISION[self.dtype]) if self.exact \
+            else inputs.weights(self.W1_0)
+
         def one(bounds):
             block = inputs.block(slice(*bounds), chunk_buffer(self.workers, inputs))
             if self.exact:
-                return ex.int_matmul(self.W1_0, block.T, 255, ex.PRECISION[self.dtype]) \
-                    / inputs.examples.divisor
-            return inputs.weights_times(self.W1_0, block)
+                return W1_0.times(block.T) / inputs.examples.divisor
+            return W1_0.times(block)
         parts = list(self.workers.map(one, chunks(inputs.m, CHUNK)))
         return np.concatenate(parts, axis=1)
 
