@@ -164,6 +164,28 @@ def find_entries(sources: list[tuple[str, str, str]], limits: Limits, archives: 
     return entries
 
 
+def require_labelled(data: DataParams) -> None:
+    """Refuse a photo folder or archive in which photos are found but no name says cat or
+    dog (Kaggle's test1.zip), before ingest runs: such photos are for predict, not ingest.
+    Only names are read; a source that does not exist is left to the path checks."""
+    limits = Limits(data.max_file_mb * MB, data.max_pixels)
+    for key, path, split in _sources(data):
+        if not os.path.exists(path) or not (os.path.isdir(path) or is_archive_name(path)):
+            continue
+        archives: list[Archive] = []
+        try:
+            photos = [e for e in find_entries([(key, path, split)], limits, archives)
+                      if e.reason in ("", NO_LABEL)]
+        finally:
+            for archive in archives:
+                archive.close()
+        if photos and all(e.reason == NO_LABEL for e in photos):
+            raise IngestError(
+                f"{key}: none of the {len(photos)} photos in {path!r} is labelled (its name or "
+                f"folder saying cat or dog), e.g. {photos[0].path}; to classify unlabeled photos "
+                f"use `catdog predict {path}` or the predict stage (set predict.photos)")
+
+
 def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
              limits: Limits) -> Iterator[list[tuple[int, bytes | None]]]:
     """The photos to decode in small batches of (entry index, bytes): files are opened by
@@ -338,8 +360,10 @@ def _check_usable(labels: np.ndarray, split_of: np.ndarray, data: DataParams,
         in_split = labels[split_of == name]
         for label, label_name in enumerate(LABEL_NAMES):
             if not np.any(in_split == label):
+                unlabeled = ("; photos whose names say no class are for `catdog predict` or the "
+                             "predict stage" if (manifest.reason == NO_LABEL).any() else "")
                 raise IngestError(f"the {name} split has no usable {label_name} images ({where}); "
-                                  f"see the manifest's reasons", manifest)
+                                  f"see the manifest's reasons{unlabeled}", manifest)
 
 
 def summary(manifest: pd.DataFrame) -> str:
