@@ -56,7 +56,7 @@ def test_an_octal_looking_value_is_read_as_dvc_records_it(repo, tmp_path):
     work = repo.copy(tmp_path / "octal")
     edit(work, "  hidden_size: 10", "  hidden_size: 012\n")
     ran, _ = work.repro()
-    assert ran == ["check_params", "train", "evaluate"]
+    assert ran == ["check_params", "train", "evaluate", "predict"]
     recorded = yaml.safe_load((work.root / "dvc.lock").read_text())["stages"]["train"]["params"]
     train = recorded["params.yaml"]
     train = train["train"] if "train" in train else {k[len("train."):]: v for k, v in train.items()}
@@ -133,7 +133,7 @@ def test_after_a_killed_repro_a_rerun_finishes_the_run(repo, tmp_path):
     proc.wait()
     work.set_params(train={"iterations": 80})
     ran, _ = work.repro()
-    assert ran == ["check_params", "train", "evaluate"]
+    assert ran == ["check_params", "train", "evaluate", "predict"]
     assert json.loads((work.root / "metrics/train.json").read_text())["iterations"] == 80
     ran, _ = work.repro()
     assert ran == []
