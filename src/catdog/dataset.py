@@ -23,7 +23,7 @@ from catdog.images import (LABEL_NAMES, MB, ImageError, Limits, Photo, is_image_
                            label_from_path, load_photo, photo_from_bytes)
 from catdog.params import DataParams, require_folders
 
-_CHUNK = 16            # photos per decoding task
+CHUNK = 16             # photos per decoding task
 _CHUNK_BYTES = 4 << 20  # encoded bytes per task read from an archive, at most (but one photo)
 MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason", "converted"]
 
@@ -191,8 +191,8 @@ def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
     """The photos to decode in small batches of (entry index, bytes): files are opened by
     the decoding threads (bytes None); archive members are read here, front to back."""
     files = [i for i in todo if entries[i].member is None]
-    for k in range(0, len(files), _CHUNK):
-        yield [(i, None) for i in files[k:k + _CHUNK]]
+    for k in range(0, len(files), CHUNK):
+        yield [(i, None) for i in files[k:k + CHUNK]]
     for a, archive in enumerate(archives):
         wanted = {entries[i].member.position: i for i in todo if entries[i].archive == a}
         batch: list[tuple[int, bytes | None]] = []
@@ -205,7 +205,7 @@ def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
                 continue
             batch.append((i, got))
             size += len(got)
-            if len(batch) == _CHUNK or size >= _CHUNK_BYTES:
+            if len(batch) == CHUNK or size >= _CHUNK_BYTES:
                 yield batch
                 batch, size = [], 0
         if batch:
@@ -213,15 +213,16 @@ def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
 
 
 def decode_batches(entries: list[_Entry], archives: list[Archive], size: int, fast_decode: bool,
-                   limits: Limits, workers: int, progress: bool,
-                   desc: str = "ingest") -> Iterator[list[tuple[int, Photo]]]:
+                   limits: Limits, workers: int, progress: bool, desc: str = "ingest",
+                   ahead: int = 0) -> Iterator[list[tuple[int, Photo]]]:
     """Decode every still-usable entry, yielding small batches of (entry index, photo) as they
     are done; an entry that cannot be decoded gets its reason and is left out.
 
     OpenCV's decoders and resize release the GIL, so threads use every core without copying
     pixels between processes. At most a few batches are in flight, so archive bytes read
     ahead of the decoders, and the photos decoded and not yet taken, stay a few megabytes
-    whatever the number of photos.
+    whatever the number of photos. `ahead` more batches may wait, for a caller that takes
+    them slowly (predict runs the network meanwhile).
     """
     todo = [i for i, e in enumerate(entries) if not e.reason]
 
@@ -243,7 +244,7 @@ def decode_batches(entries: list[_Entry], archives: list[Archive], size: int, fa
         pending: deque = deque()
         for batch in _batches(entries, todo, archives, limits):
             pending.append((len(batch), pool.submit(decode, batch)))
-            while len(pending) > 2 * workers:
+            while len(pending) > 2 * workers + ahead:
                 n, future = pending.popleft()
                 yield future.result()
                 bar.update(n)

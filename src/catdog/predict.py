@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from catdog.archives import Archive, member_path
-from catdog.dataset import NOT_AN_IMAGE, _Entry, decode_batches, find_entries
+from catdog.dataset import CHUNK, NOT_AN_IMAGE, _Entry, decode_batches, find_entries
 from catdog.errors import CatdogError
 from catdog.images import DEFAULT_LIMITS, IMAGE_SUFFIXES, Limits
 from catdog.model import Model, load_model
@@ -38,6 +38,8 @@ def printable(path: str) -> str:
     r"""`path` on one line: backslash, tab, newline and other unprintable characters written
     as `\\`, `\t`, `\n`, `\xNN`, `\uNNNN`, and bytes of a name that is not UTF-8 as `\xNN`,
     so that a file name can never forge a row of the output."""
+    if path.isprintable() and "\\" not in path:  # the common case, quickly
+        return path
     out = []
     for ch in path:
         code = ord(ch)
@@ -99,7 +101,8 @@ def classify(model: Model, sources: list[str], threshold: float = DEFAULT_THRESH
                                                         flip_average)
 
         for decoded in decode_batches(entries, archives, model.image_size, fast_decode, limits,
-                                      workers or os.cpu_count() or 1, progress, desc="predict"):
+                                      workers or os.cpu_count() or 1, progress, desc="predict",
+                                      ahead=BATCH // CHUNK):
             pending += [(i, photo.image) for i, photo in decoded]
             if len(pending) >= BATCH:
                 run(pending)
