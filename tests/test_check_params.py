@@ -88,7 +88,10 @@ def wait_until_training(work: Repo, proc: subprocess.Popen) -> None:
     while (work.root / "models/model.npz").exists() or (work.root / "metrics/train.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    time.sleep(1.0)  # well inside the stage: it imports, loads and starts iterating
+    # Well inside the stage: past its imports (seconds on a busy machine), iterating.
+    while not (work.root / "metrics/live/metrics.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
     assert proc.poll() is None
 
 
