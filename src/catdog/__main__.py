@@ -13,8 +13,9 @@ COMMANDS = {"predict": predict_main, "plots": plots_main, "check-lock": check_lo
 USAGE = """usage: python -m catdog COMMAND [ARGS...]   (or, installed: catdog COMMAND [ARGS...])
 
 commands:
-  predict PATH... [--csv FILE] [--model FILE]
-                 say whether each photo (or each photo in a folder) shows a cat or a dog
+  predict PATH... [--csv FILE] [--submission FILE] [--model FILE]
+                 say whether each photo (in files, folders or .zip/.tar/.tgz archives) shows
+                 a cat or a dog; --submission writes Kaggle's id,label
   plots [REV...] [-o DIR]
                  write DVC's plots as a page that needs no network, and as SVG images
   check-lock --current | --reproduced
