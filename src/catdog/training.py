@@ -20,6 +20,7 @@ from tqdm import tqdm
 from catdog.augment import Augmentation
 from catdog.errors import CatdogError
 from catdog.features import Examples
+from catdog.live import Heartbeat
 from catdog.network import Parameters, cost_from_logits, initialize_parameters, sigmoid
 from catdog.optimizers import learning_rate_at, make_optimizer
 from catdog.parallel import Workers, blas_threads
@@ -160,6 +161,7 @@ def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
     best_loss, best, since_best = math.inf, None, 0
     bar = tqdm(range(iterations), desc=f"train ({solver.name})", unit="epoch",
                disable=None if progress else True)
+    heartbeat = Heartbeat(iterations) if progress else None
     # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for i in bar:
@@ -194,6 +196,8 @@ def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
             if on_record is not None and point:
                 on_record(i, point)
             result.iterations_run = i + 1
+            if heartbeat is not None:
+                heartbeat(i + 1, cost)
             if validating and patience and since_best >= patience:
                 break
         final = solver.snapshot()
