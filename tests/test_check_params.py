@@ -114,8 +114,8 @@ def test_after_an_interrupted_repro_the_readme_recovery_brings_everything_back(r
         assert "train: interrupted" in out
     assert not (work.root / "models/model.npz").exists()  # DVC removed it before running train
 
-    # Back to the last commit: README, "After an interrupted run".
-    work.run("git", "checkout", "--", "params.yaml", "dvc.lock", "metrics/")
+    # Back to the last commit: docs/reproducibility.md, "Going back".
+    work.run("git", "checkout", "HEAD", "--", "params.yaml", "dvc.lock", "metrics/")
     work.dvc("checkout")
     assert "up to date" in work.dvc("status").stdout
     assert work.digest(*OUTPUTS, "dvc.lock") == before
