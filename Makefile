@@ -23,11 +23,12 @@ UNKNOWN_KINDS := $(filter-out local s3 http https $(PLUGIN_KINDS),$(KINDS))
 override PHOTOS := $(value PHOTOS)
 override TEST_PHOTOS := $(value TEST_PHOTOS)
 override ARGS := $(value ARGS)
-export PHOTOS TEST_PHOTOS ARGS
+override SORT := $(value SORT)
+export PHOTOS TEST_PHOTOS ARGS SORT
 
 PLUGIN_STAMPS := $(foreach k,$(filter $(PLUGIN_KINDS),$(KINDS)),$(VENV)/.installed-$(k))
 
-.PHONY: help install check-remote repro test sweep plots photos bench clean-venv
+.PHONY: help install check-remote repro test sweep compare plots photos bench clean-venv
 
 help: ## List the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -59,6 +60,9 @@ test: $(STAMP) ## Run the whole test suite
 # else: no `$`, quote, `;` or pattern in it is ever run or expanded.
 sweep: $(STAMP) ## Run this machine's part of a grid and push it (ARGS: see scripts/sweep.sh)
 	set -f; $(RUN) scripts/sweep.sh $$ARGS
+
+compare: $(STAMP) ## The experiments side by side: params that differ, key metrics (SORT=test_log_loss)
+	$(RUN) python -m catdog.compare $${SORT:+--sort-by "$$SORT"}
 
 plots: $(STAMP) ## Write dvc_plots/: the plots as a page that needs no network, and as SVG images
 	$(RUN) python -m catdog plots
