@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
+# Long quiet steps print a line every few seconds when output is not a terminal (scripts/tick.sh).
+TICK = $(CURDIR)/scripts/tick.sh
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # Stage commands call `python`; this puts the project's environment first on the PATH.
 RUN := PATH="$(BIN):$$PATH"
@@ -41,12 +43,12 @@ check-remote:
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) -r requirements.txt
+	$(TICK) install $(PIP) -r requirements.txt
 	$(PIP) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 $(VENV)/.installed-%: requirements-%.txt $(STAMP)
-	$(PIP) -r requirements.txt -r $<
+	$(TICK) install $(PIP) -r requirements.txt -r $<
 	touch $@
 
 repro: $(STAMP) ## Run the pipeline (dvc repro)
@@ -93,9 +95,9 @@ ifeq ($(strip $(PHOTOS)),)
 	@echo "bench: ingest benchmark skipped; name a folder of photos: make bench PHOTOS=path/to/photos"
 else
 	@test -d "$$PHOTOS" || { echo "bench: PHOTOS=$$PHOTOS is not a folder" >&2; exit 1; }
-	$(RUN) python benchmarks/ingest_speed.py "$$PHOTOS" $(INGEST_BENCH_ARGS)
+	$(RUN) $(TICK) bench python benchmarks/ingest_speed.py "$$PHOTOS" $(INGEST_BENCH_ARGS)
 endif
-	$(RUN) python benchmarks/train_speed.py $(TRAIN_BENCH_ARGS)
+	$(RUN) $(TICK) bench python benchmarks/train_speed.py $(TRAIN_BENCH_ARGS)
 
 clean-venv: ## Remove .venv
 	rm -rf $(VENV)

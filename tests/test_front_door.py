@@ -54,7 +54,7 @@ def test_make_bench_on_a_fresh_clone_takes_the_photo_folder_as_a_variable(tmp_pa
     proc = subprocess.run([*make, f"PHOTOS={photos}", "INGEST_BENCH_ARGS=--repeat 1", "bench"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert f"benchmarks/ingest_speed.py \"{photos}\"" in proc.stdout
+    assert 'benchmarks/ingest_speed.py "$PHOTOS"' in proc.stdout  # the path, never spliced in
     missing = subprocess.run([*make, f"PHOTOS={tmp_path}/nowhere", "bench"],
                              capture_output=True, text=True)
     assert missing.returncode != 0 and "is not a folder" in missing.stderr
@@ -77,3 +77,15 @@ def test_ci_run_sets_the_git_author_without_writing_any_git_config(tmp_path):
                             capture_output=True, text=True, env=env).stdout
     assert author == "CI <ci@example.invalid>\n"
     assert sorted(p.name for p in home.iterdir()) == []
+
+
+def test_a_long_quiet_make_step_prints_a_line_every_few_seconds_on_a_log():
+    tick = str(PROJECT / "scripts/tick.sh")
+    proc = subprocess.run([tick, "step", "sleep", "17"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines() == ["step: still running, 8 s", "step: still running, 16 s"]
+    failed = subprocess.run([tick, "step", "sh", "-c", "exit 3"], capture_output=True, text=True)
+    assert failed.returncode == 3 and failed.stdout == ""
+    makefile = (PROJECT / "Makefile").read_text()
+    assert "$(TICK) install $(PIP) -r requirements.txt" in makefile
+    assert makefile.count("$(TICK) bench python benchmarks/") == 2
