@@ -35,6 +35,15 @@ def test_the_readme_library_example_runs_as_written(repo):
     assert accuracy == pytest.approx(recorded, abs=5e-4)
 
 
+@pytest.mark.pipeline
+def test_the_readme_library_example_works_whatever_the_image_size(repo, tmp_path):
+    work = repo.copy(tmp_path / "small")
+    work.set_params(data={"image_size": 16})  # 768 inputs, as `make photos` at 16 px would give
+    work.repro()
+    proc = work.run("python", "-c", readme_python("The network as a library"))
+    assert "trained model: training-set accuracy" in proc.stdout
+
+
 def test_make_bench_on_a_fresh_clone_takes_the_photo_folder_as_a_variable(tmp_path, rng):
     clone = tmp_path / "catdog"
     subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True)
