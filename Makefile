@@ -52,25 +52,25 @@ $(VENV)/.installed-%: requirements-%.txt $(STAMP)
 	touch $@
 
 repro: $(STAMP) ## Run the pipeline (dvc repro)
-	$(RUN) dvc repro
+	$(RUN) $(TICK) repro dvc repro
 
 test: $(STAMP) ## Run the whole test suite
-	$(RUN) python -m pytest
+	$(RUN) $(TICK) test python -m pytest
 
 # For example: make sweep ARGS="--part 1/2 -S train.hidden_size=5,10,20 -S train.learning_rate=0.01,0.1"
 # ARGS reaches the script through the environment and is split into words at spaces, nothing
 # else: no `$`, quote, `;` or pattern in it is ever run or expanded.
 sweep: $(STAMP) ## Run this machine's part of a grid and push it (ARGS: see scripts/sweep.sh)
-	set -f; $(RUN) scripts/sweep.sh $$ARGS
+	set -f; $(RUN) $(TICK) sweep scripts/sweep.sh $$ARGS
 
 compare: $(STAMP) ## The experiments side by side: params that differ, key metrics (SORT=test_log_loss)
 	$(RUN) python -m catdog.compare $${SORT:+--sort-by "$$SORT"}
 
 plots: $(STAMP) ## Write dvc_plots/: the plots as a page that needs no network, and as SVG images
-	$(RUN) python -m catdog plots
+	$(RUN) $(TICK) plots python -m catdog plots
 
 # The recommended settings for real photos, chosen by a sweep on validation accuracy
-# (README, "A model for real photos"); benchmarks/train_recipe.py reads them from here.
+# (docs/experiments.md, "A model for real photos"); benchmarks/train_recipe.py reads them from here.
 PHOTOS_RECIPE := data.image_size=32 train.hidden_size=192 train.batch_size=256 \
 	train.optimizer=adam train.learning_rate=0.001 train.lr_schedule=cosine train.iterations=60 \
 	train.weight_decay=0.003 train.init=xavier train.input_scaling=standardize \
@@ -83,7 +83,7 @@ PHOTOS_RECIPE := data.image_size=32 train.hidden_size=192 train.batch_size=256 \
 # The paths reach scripts/photos.py through the environment, as written (make expands no `$`
 # in them, and no shell reads them), whatever characters they hold.
 photos: $(STAMP) ## Train the recommended recipe on PHOTOS=<folder> [TEST_PHOTOS=<folder>] as a DVC experiment
-	$(RUN) python scripts/photos.py $(PHOTOS_RECIPE)
+	$(RUN) $(TICK) photos python scripts/photos.py $(PHOTOS_RECIPE)
 
 # Benchmarks take several minutes. The ingest one needs a folder of real photos:
 # `make bench PHOTOS=path/to/photos` (without PHOTOS it is skipped). Extra options for each

@@ -98,3 +98,5 @@ def test_a_long_quiet_make_step_prints_a_line_every_few_seconds_on_a_log():
     makefile = (PROJECT / "Makefile").read_text()
     assert "$(TICK) install $(PIP) -r requirements.txt" in makefile
     assert makefile.count("$(TICK) bench python benchmarks/") == 2
+    for target in ("repro", "test", "sweep", "photos", "plots"):  # each can run past 10 s
+        assert f"$(TICK) {target} " in makefile, target
