@@ -119,6 +119,9 @@ def test_every_block_says_what_it_is_and_why_it_is_not_run():
     assert len(readme.splitlines()) <= 250
     for page in PAGES[1:]:  # every page of the manual is linked from the README
         assert f"({page})" in readme, page
+    modules = {p.stem for p in (PROJECT / "src/catdog").glob("*.py")} - {"__init__", "__main__"}
+    listed = set(re.findall(r"^\| `catdog\.(\w+)` \|", readme, re.M))
+    assert listed == modules, f"the README's module table: missing {modules - listed}, extra {listed - modules}"
 
 
 @pytest.mark.pipeline
