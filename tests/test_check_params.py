@@ -88,7 +88,12 @@ def wait_until_training(work: Repo, proc: subprocess.Popen) -> None:
     while (work.root / "models/model.npz").exists() or (work.root / "metrics/train.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    time.sleep(1.0)  # well inside the stage: it imports, loads and starts iterating
+    # Inside the stage's loop: its first record is in the live progress file (which DVC removed
+    # with the other outputs), so the stage has finished importing and loading.
+    live = work.root / "metrics/live/metrics.json"
+    while not (live.exists() and '"progress"' in live.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline + 60, proc.communicate()
+        time.sleep(0.05)
     assert proc.poll() is None
 
 

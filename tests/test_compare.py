@@ -1,22 +1,16 @@
-"""`make photos` on a folder with an awkward name, then `make compare`: one readable table."""
+"""`make compare`: the experiments in one readable table; what `make photos` refuses.
+(`make photos` on a folder with an awkward name, then `make compare`: tests/test_recipe.py.)"""
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from catdog.compare import MAX_COLUMNS, experiment_rows, render, table
-from conftest import write_photo
 from pipeline_repo import PROJECT, Repo
-
-# Every character a shell, make or Hydra's -S syntax would otherwise read as its own.
-AWKWARD = "my photos; $HOME $(id) `id`, [1] {a} 'q' \"d\" #x"
 
 
 def make(work: Repo, *args: str) -> subprocess.CompletedProcess:
@@ -33,32 +27,6 @@ def work(repo, tmp_path) -> Repo:
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, work.root / name)
     work.commit("make targets")
     return work
-
-
-@pytest.mark.pipeline
-def test_make_photos_takes_any_folder_and_compare_shows_its_name_only(work, tmp_path, rng):
-    photos = tmp_path / AWKWARD
-    for i in range(8):
-        write_photo(photos / f"cat.{i}.jpg", rng)
-        write_photo(photos / f"dog.{i}.jpg", rng)
-    proc = make(work, "photos", f"PHOTOS={photos}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not (work.root / "uid=0(root)").exists()
-    shown = json.loads(work.dvc("exp", "show", "--json").stdout)
-    (experiment,) = [rev for e in shown[1]["experiments"] for rev in e["revs"]]
-    data = experiment["data"]["params"]["params.yaml"]["data"]["data"]
-    # Recorded relative to the project: no machine's folder in params.yaml or the tables.
-    assert data["train_dir"] == data["test_dir"] == os.path.relpath(photos, work.root)
-    manifest = (work.root / "data/interim/manifest.csv").read_text()
-    assert manifest.count(",ok,") == 16
-
-    out = make(work, "compare").stdout.splitlines()
-    assert out[0].startswith("every experiment, unlike the baseline: ")
-    assert f"data.train_dir={AWKWARD}" in out[0] and "train.hidden_size=192" in out[0]
-    header = out[1].split()
-    assert header == ["Experiment", "test_accuracy", "test_log_loss", "roc_auc", "validation_loss"]
-    evaluate = json.loads((work.root / "metrics/evaluate.json").read_text())
-    assert out[3].split()[1] == f"{evaluate['accuracy']:.4g}"
 
 
 @pytest.mark.pipeline

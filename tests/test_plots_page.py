@@ -17,7 +17,7 @@ BLUE, GREEN, RED = "#1f77b4", "#2ca02c", "#d62728"  # train, validation, test (.
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    found = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     assert found, "chromium is needed to render the plots page: apt-get install chromium (.ci/run does)"
     return found
 
