@@ -173,3 +173,13 @@ def test_the_sweep_workflow_plans_runs_and_collects_a_grid(hosted):
     assert "## Sweep sweep77, sorted by metrics/evaluate.json:log_loss" in summary
     rows = [line for line in summary.splitlines() if "sweep77-" in line]
     assert len(rows) == 2, summary
+
+
+@pytest.mark.parametrize("name", ["pipeline.yml", "sweep.yml"])
+def test_no_input_or_context_is_spliced_into_a_shell_step(name):
+    """A grid or a name typed into a workflow form reaches a step as an environment variable,
+    never as text of its script, where a quote or `;` would run as shell."""
+    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step.get("name")
