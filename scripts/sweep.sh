@@ -62,6 +62,28 @@ if $list; then
     exit 0
 fi
 
+# `dvc exp run` leaves the workspace at the point it ran last: put back the params, run record,
+# metrics, Git index and DVC outputs found here, when the sweep ends, whether it worked or not.
+git rev-parse --git-dir >/dev/null 2>&1 || fail "run it in the project's Git repository"
+index=$(git write-tree 2>/dev/null) || fail "the Git index has unresolved conflicts; resolve them first"
+saved=$(mktemp -d)
+tracked=(params.yaml)
+had_lock=false
+[[ -e dvc.lock ]] && had_lock=true && tracked+=(dvc.lock)
+[[ -e metrics ]] && tracked+=(metrics)
+tar -cf "$saved/workspace.tar" "${tracked[@]}"
+restore() {
+    rm -rf metrics
+    tar -xf "$saved/workspace.tar"
+    $had_lock || rm -f dvc.lock
+    git read-tree "$index"
+    rm -rf "$saved"
+    dvc checkout --quiet >/dev/null 2>&1 \
+        || echo "sweep: some outputs named in dvc.lock are not stored here; \`dvc pull\` or \`dvc repro\` brings them"
+    echo "sweep: workspace put back as it was before the sweep"
+}
+trap restore EXIT
+
 names=()
 for i in "${!points[@]}"; do
     number=$((i + 1))

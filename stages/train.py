@@ -28,8 +28,10 @@ def main() -> None:
     examples, Y, image_size = load_split("data/processed/train.npz")
     test_examples, Y_test, _ = load_split("data/processed/test.npz")
     start = time.perf_counter()
+    progress = Progress()
     result = train(examples, Y, X_test=test_examples, Y_test=Y_test, **dataclasses.asdict(p),
-                   on_record=Progress())
+                   on_record=progress)
+    progress.finish()
     seconds = time.perf_counter() - start
     metrics = {**training_metrics(result.parameters, examples, Y, p.threads, result.scaling),
                "iterations": result.iterations_run, "solver": result.solver,

@@ -13,7 +13,7 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config",
-                 ".dvc/.gitignore", "stages", "src/catdog"]
+                 ".dvc/.gitignore", ".dvc/plots", "stages", "src/catdog"]
 BIN = Path(sys.executable).parent
 
 

@@ -88,9 +88,11 @@ def wait_until_training(work: Repo, proc: subprocess.Popen) -> None:
     while (work.root / "models/model.npz").exists() or (work.root / "metrics/train.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    # Well inside the stage: past its imports (seconds on a busy machine), iterating.
-    while not (work.root / "metrics/live/metrics.json").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+    # Inside the stage's loop: its first record is in the live progress file (which DVC removed
+    # with the other outputs), so the stage has finished importing and loading.
+    live = work.root / "metrics/live/metrics.json"
+    while not (live.exists() and '"progress"' in live.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline + 60, proc.communicate()
         time.sleep(0.05)
     assert proc.poll() is None
 
@@ -117,8 +119,8 @@ def test_after_an_interrupted_repro_the_readme_recovery_brings_everything_back(r
         assert "train: interrupted" in out
     assert not (work.root / "models/model.npz").exists()  # DVC removed it before running train
 
-    # Back to the last commit: README, "After an interrupted run".
-    work.run("git", "checkout", "--", "params.yaml", "dvc.lock", "metrics/")
+    # Back to the last commit: docs/reproducibility.md, "Going back".
+    work.run("git", "checkout", "HEAD", "--", "params.yaml", "dvc.lock", "metrics/")
     work.dvc("checkout")
     assert "up to date" in work.dvc("status").stdout
     assert work.digest(*OUTPUTS, "dvc.lock") == before

@@ -72,14 +72,19 @@ def test_metrics_and_plots_are_declared_and_kept_in_git():
     assert DVC_YAML["metrics"] == ["metrics/train.json", "metrics/evaluate.json",
                                    "metrics/predict.json"]
     plots = plot_files()
-    assert plots["metrics/cost.csv"]["template"] == "linear"
+    assert plots["metrics/cost.csv"]["template"] == "by_set.json"
     assert plots["metrics/cost.csv"]["x"] == "iteration"
     assert plots["metrics/accuracy.csv"]["y"]["metrics/accuracy.csv"] == [
         "train", "validation", "test"]
     assert (plots["metrics/roc.csv"]["x"], plots["metrics/roc.csv"]["y"]) == ("fpr", {"metrics/roc.csv": "tpr"})
     assert plots["metrics/roc.csv"]["template"] == "simple"
     assert plots["metrics/pr.csv"]["x"] == "recall"
-    assert plots["metrics/confusion.csv"]["template"] == "confusion"
+    assert plots["metrics/confusion.csv"]["template"] == "confusion_counts.json"
+    for name, plot in plots.items():
+        if plot:  # axis titles say what is counted, in which unit
+            assert plot["x_label"] and plot["y_label"], name
+            if plot["template"].endswith(".json"):
+                assert (PROJECT / ".dvc/plots" / plot["template"]).is_file(), name
     assert "metrics/mistakes.png" in plots
     assert plots["metrics/predict_histogram.csv"]["x"] == "p_dog"
     uncached = {next(iter(o)) for s in STAGES.values() for o in s["outs"]

@@ -35,6 +35,15 @@ def test_the_readme_library_example_runs_as_written(repo):
     assert accuracy == pytest.approx(recorded, abs=5e-4)
 
 
+@pytest.mark.pipeline
+def test_the_readme_library_example_works_whatever_the_image_size(repo, tmp_path):
+    work = repo.copy(tmp_path / "small")
+    work.set_params(data={"image_size": 16})  # 768 inputs, as `make photos` at 16 px would give
+    work.repro()
+    proc = work.run("python", "-c", readme_python("The network as a library"))
+    assert "trained model: training-set accuracy" in proc.stdout
+
+
 def test_make_bench_on_a_fresh_clone_takes_the_photo_folder_as_a_variable(tmp_path, rng):
     clone = tmp_path / "catdog"
     subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True)
@@ -54,7 +63,7 @@ def test_make_bench_on_a_fresh_clone_takes_the_photo_folder_as_a_variable(tmp_pa
     proc = subprocess.run([*make, f"PHOTOS={photos}", "INGEST_BENCH_ARGS=--repeat 1", "bench"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert f"benchmarks/ingest_speed.py \"{photos}\"" in proc.stdout
+    assert 'benchmarks/ingest_speed.py "$PHOTOS"' in proc.stdout  # the path, never spliced in
     missing = subprocess.run([*make, f"PHOTOS={tmp_path}/nowhere", "bench"],
                              capture_output=True, text=True)
     assert missing.returncode != 0 and "is not a folder" in missing.stderr
@@ -77,3 +86,17 @@ def test_ci_run_sets_the_git_author_without_writing_any_git_config(tmp_path):
                             capture_output=True, text=True, env=env).stdout
     assert author == "CI <ci@example.invalid>\n"
     assert sorted(p.name for p in home.iterdir()) == []
+
+
+def test_a_long_quiet_make_step_prints_a_line_every_few_seconds_on_a_log():
+    tick = str(PROJECT / "scripts/tick.sh")
+    proc = subprocess.run([tick, "step", "sleep", "17"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines() == ["step: still running, 8 s", "step: still running, 16 s"]
+    failed = subprocess.run([tick, "step", "sh", "-c", "exit 3"], capture_output=True, text=True)
+    assert failed.returncode == 3 and failed.stdout == ""
+    makefile = (PROJECT / "Makefile").read_text()
+    assert "$(TICK) install $(PIP) -r requirements.txt" in makefile
+    assert makefile.count("$(TICK) bench python benchmarks/") == 2
+    for target in ("repro", "test", "sweep", "photos", "plots"):  # each can run past 10 s
+        assert f"$(TICK) {target} " in makefile, target

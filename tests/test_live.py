@@ -1,8 +1,10 @@
 """Training progress while a run is going: `dvc exp show` reports the latest recorded step."""
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -10,6 +12,7 @@ import time
 import pandas as pd
 import pytest
 
+from catdog.live import Heartbeat, Progress
 from pipeline_repo import BIN, Repo
 
 pytestmark = pytest.mark.pipeline
@@ -26,20 +29,59 @@ def running_steps(repo: Repo) -> list[int]:
                 continue
             for rev in exp["revs"]:
                 live = ((rev.get("data") or {}).get("metrics") or {}).get(LIVE, {}).get("data")
-                if live:
+                if live and "progress" in live:
                     steps.append(live["step"])
     return steps
 
 
-def test_the_live_summary_is_the_last_recorded_iteration(repo):
+def test_a_finished_run_shows_one_cost_and_one_accuracy_the_models(repo):
+    """After the run the live file keeps only the step reached: `dvc exp show` and
+    `dvc metrics diff` list no second cost or accuracy beside final_cost and evaluate's."""
     live = json.loads((repo.root / LIVE).read_text())
-    accuracy = pd.read_csv(repo.root / "metrics/accuracy.csv").iloc[-1]
     cost = pd.read_csv(repo.root / "metrics/cost.csv").iloc[-1]
-    assert live["step"] == accuracy.iteration == cost.iteration
-    assert live["test_accuracy"] == pytest.approx(accuracy.test, abs=1e-12)
-    assert live["train_accuracy"] == pytest.approx(accuracy.train, abs=1e-12)
-    assert live["cost"] == pytest.approx(cost.cost, rel=1e-9)
-    assert "timestamp" not in (repo.root / LIVE).read_text()
+    assert live == {"step": cost.iteration}
+    shown = repo.dvc("metrics", "show", "--json").stdout
+    columns = re.findall(r'"(\w+)":', shown)
+    for name in ("cost", "test_accuracy", "train_accuracy", "test_loss"):
+        assert name not in columns, name
+
+
+def test_while_training_the_progress_keys_say_what_they_are(tmp_path):
+    progress = Progress(str(tmp_path / "live"))
+    progress(10, {"cost": 0.5, "test_accuracy": 0.75})
+    during = json.loads((tmp_path / "live/metrics.json").read_text())
+    assert during == {"progress": {"cost": 0.5, "test_accuracy": 0.75}, "step": 10}
+    assert "timestamp" not in (tmp_path / "live/metrics.json").read_text()
+    progress.finish()
+    assert json.loads((tmp_path / "live/metrics.json").read_text()) == {"step": 10}
+
+
+class Log(io.StringIO):
+    def __init__(self, tty: bool):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_a_log_that_is_not_a_terminal_gets_a_line_at_least_every_ten_seconds():
+    now = [0.0]
+    log = Log(tty=False)
+    beat = Heartbeat(300, stream=log, clock=lambda: now[0])
+    for epoch in range(1, 301):
+        now[0] += 0.7  # seconds per epoch
+        beat(epoch, 0.25)
+    lines = log.getvalue().splitlines()
+    times = [float(re.search(r"(\d+) s elapsed", line)[1]) for line in lines]
+    gaps = [b - a for a, b in zip([0, *times], [*times, 210])]  # 300 epochs end at 210 s
+    assert len(lines) > 20 and max(gaps) <= 10
+    assert lines[0] == "train: epoch 12/300, cost 0.250000, 8 s elapsed, about 202 s to go"
+    quiet = Log(tty=True)
+    beat = Heartbeat(300, stream=quiet, clock=lambda: now[0])
+    now[0] += 100
+    beat(1, 0.25)
+    assert quiet.getvalue() == ""  # on a terminal the progress bar says it
 
 
 def test_exp_show_reports_the_step_of_a_running_experiment(repo, tmp_path):

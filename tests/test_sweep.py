@@ -66,7 +66,12 @@ def test_two_runners_share_a_grid_and_a_third_clone_collects_it(shared):
     first = clone(origin, base / "runner1")
     second = clone(origin, base / "runner2")
 
+    params = (first.root / "params.yaml").read_text()
     one = sweep(first, "--part", "1/2", "--prefix", "grid", *GRID)
+    # The sweep put back the workspace it found: the committed params, nothing to commit.
+    assert (first.root / "params.yaml").read_text() == params
+    assert first.run("git", "status", "--porcelain").stdout == ""
+    assert "sweep: workspace put back as it was before the sweep" in one.stdout
     assert stages_run(one.stdout)[:3] == ["demo", "ingest", "featurize"]
     two = sweep(second, "--part", "2/2", "--prefix", "grid", *GRID)
     # The second machine fetched what the first stored: it ran only training, evaluation and
@@ -94,6 +99,22 @@ def test_the_grid_is_numbered_the_same_on_every_machine(tmp_path):
     repo = Repo(tmp_path)
     listing = sweep(repo, "--list", "-S", "a=1,2", "-S", "b=x,y,z").stdout.splitlines()
     assert listing[0] == "1\ta=1 b=x" and listing[-1] == "6\ta=2 b=z" and len(listing) == 6
+
+
+def test_make_sweep_passes_a_grid_through_without_running_any_of_it(tmp_path):
+    """ARGS reaches scripts/sweep.sh as words: no `;`, `$(...)`, quote or pattern in it runs."""
+    make = ["make", "-C", str(PROJECT), "-o", ".venv/.installed", "sweep"]
+    hostile = "--list -S a=1;touch${IFS}pwned1 -S b=$(touch${IFS}pwned2),`touch${IFS}pwned3`,'[x]',\"q\""
+    proc = subprocess.run([*make, f"ARGS={hostile}"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    listing = [line for line in proc.stdout.splitlines() if line[:1].isdigit()]
+    assert listing[0] == "1\ta=1;touch${IFS}pwned1 b=$(touch${IFS}pwned2)" and len(listing) == 4
+    assert listing[3] == "4\ta=1;touch${IFS}pwned1 b=\"q\""
+    refused = subprocess.run([*make, "ARGS=-S a=1 ; touch pwned4"], capture_output=True, text=True,
+                             cwd=tmp_path)
+    assert refused.returncode != 0 and "usage: scripts/sweep.sh" in refused.stderr
+    for name in ("pwned1", "pwned2", "pwned3", "pwned4"):
+        assert not (tmp_path / name).exists() and not (PROJECT / name).exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -216,3 +216,13 @@ def test_the_reproduce_step_fails_on_a_stale_or_unreproduced_lock(hosted):
     assert proc.returncode != 0
     assert "stage train: models/model.npz is not reproduced" in proc.stderr
     assert "metrics/evaluate.json differs" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["pipeline.yml", "sweep.yml"])
+def test_no_input_or_context_is_spliced_into_a_shell_step(name):
+    """A grid or a name typed into a workflow form reaches a step as an environment variable,
+    never as text of its script, where a quote or `;` would run as shell."""
+    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step.get("name")

@@ -30,7 +30,13 @@ PAGE = """<!DOCTYPE html>
     <title>DVC Plot</title>
     <script>(function () {
 BUNDLE
-})();</script>
+})();
+    // Charts drawn as SVG, not on a canvas: their titles and legends are text in the page.
+    (function (embed) {
+        window.vegaEmbed = function (el, spec, options) {
+            return embed(el, spec, Object.assign({renderer: "svg"}, options));
+        };
+    })(window.vegaEmbed);</script>
     <style>
         table {
             border-spacing: 15px;
@@ -66,7 +72,9 @@ def plots_verb(revisions: list[str]) -> list[str]:
 
 def write_images(revisions: list[str], out: Path) -> list[Path]:
     """Each Vega plot of `dvc plots show|diff --json` rendered to out/<name>.svg."""
-    proc = dvc(*plots_verb(revisions), "--json", "-o", str(out))
+    # --json copies the image plots again: into a scratch folder, as the page has them already.
+    with tempfile.TemporaryDirectory() as scratch:
+        proc = dvc(*plots_verb(revisions), "--json", "-o", scratch)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip())
     plots = json.loads(proc.stdout)

@@ -21,6 +21,7 @@ from catdog.augment import Augmentation
 from catdog.errors import CatdogError
 from catdog.features import Examples
 from catdog import exact as ex
+from catdog.live import Heartbeat
 from catdog.network import Parameters, initialize_parameters
 from catdog.optimizers import learning_rate_at, make_optimizer
 from catdog.parallel import Workers, blas_threads
@@ -173,6 +174,7 @@ def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
     best_loss, best, since_best = math.inf, None, 0
     bar = tqdm(range(iterations), desc=f"train ({solver.name})", unit="epoch",
                disable=None if progress else True)
+    heartbeat = Heartbeat(iterations) if progress else None
     # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for i in bar:
@@ -209,6 +211,8 @@ def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
             if on_record is not None and point:
                 on_record(i, point)
             result.iterations_run = i + 1
+            if heartbeat is not None:  # the latest recorded cost
+                heartbeat(i + 1, result.costs[-1] if result.costs else cost)
             if validating and patience and since_best >= patience:
                 break
         final = solver.snapshot()
