@@ -27,6 +27,7 @@ OPTIMIZERS = ("gd", "momentum", "adam")          # see catdog.optimizers
 SCHEDULES = ("constant", "step", "cosine")
 INITS = ("tutorial", "xavier")                   # see catdog.network
 SCALINGS = ("divide", "standardize")             # see catdog.scaling
+ARITHMETICS = ("auto", "exact", "fast")          # see catdog.forward
 SEED_MAX = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32)
 
 
@@ -90,7 +91,7 @@ class TrainParams:
     augment_shift: int     # random shifts of up to this many pixels
     validation_fraction: float  # share of the training photos held out; 0 = none
     patience: int          # stop after this many records without a better validation loss
-    exact: bool            # exact products and own elementwise functions: the same bits everywhere
+    arithmetic: str        # auto, exact (the same bits on every machine) or fast (the BLAS's floats)
 
 
 def check_train(t: TrainParams) -> None:
@@ -123,6 +124,8 @@ def check_train(t: TrainParams) -> None:
            f"train.augment_shift must be in 0 .. 8 (pixels), got {t.augment_shift}")
     _check(0 <= t.validation_fraction < 1,
            f"train.validation_fraction must be in [0, 1), got {t.validation_fraction}")
+    _check(t.arithmetic in ARITHMETICS,
+           f"train.arithmetic must be one of {', '.join(ARITHMETICS)}, got {t.arithmetic!r}")
     _check(t.patience >= 0,
            f"train.patience must be 0 (never stop early) or more, got {t.patience}")
     plain = (t.batch_size == 0 and t.optimizer == "gd" and t.weight_decay == 0

@@ -64,6 +64,17 @@ def accuracy_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean((ex.sigmoid(Z2) > 0.5) == (np.asarray(Y) == 1)))
 
 
+AUTO_EXACT_MAX = 4096  # training examples up to which "auto" arithmetic is exact
+
+
+def use_exact(arithmetic: str, examples: Examples) -> bool:
+    """Whether `arithmetic` means exact products for these examples (pixels only)."""
+    if arithmetic not in ("auto", "exact", "fast"):
+        raise ValueError(f"unknown arithmetic {arithmetic!r}; expected auto, exact or fast")
+    wanted = arithmetic == "exact" or (arithmetic == "auto" and examples.m <= AUTO_EXACT_MAX)
+    return wanted and examples.rows.dtype == np.uint8
+
+
 def cost_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
     """Mean cross-entropy from the logits, the same bits on every machine."""
     Y = np.asarray(Y)
@@ -98,7 +109,7 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
           lr_schedule: str = "constant", lr_step_every: int = 1, lr_step_factor: float = 0.1,
           weight_decay: float = 0.0, init: str = "tutorial", input_scaling: str = "divide",
           augment_flip: bool = False, augment_shift: int = 0,
-          validation_fraction: float = 0.0, patience: int = 0, exact: bool = True,
+          validation_fraction: float = 0.0, patience: int = 0, arithmetic: str = "auto",
           X_test: np.ndarray | Examples | None = None, Y_test: np.ndarray | None = None,
           progress: bool = True, on_record: RecordCallback | None = None) -> TrainResult:
     """Train on X (n_x, m) -- or on `Examples` -- and Y (1, m); returns weights and curves.
@@ -112,8 +123,9 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
     iteration with the lowest validation log loss, and with patience > 0 training stops after
     that many records without improvement. `solver` picks how full-batch gradient descent runs
     (see `catdog.solvers`); `threads` (0 = one per core) changes the speed, never the result.
-    `exact` computes every product with the pixels exactly (`catdog.forward`): the same bits on
-    every machine; False uses the BLAS in `dtype`, faster on large sets.
+    `arithmetic` "exact" computes every product with the pixels exactly (`catdog.forward`): the
+    same bits on every machine; "fast" uses the BLAS in `dtype`, faster on large sets; "auto" is
+    exact up to AUTO_EXACT_MAX training examples and fast above.
     """
     examples = _as_examples(X)
     Y = np.asarray(Y).reshape(1, examples.m)
@@ -129,7 +141,7 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
         labels["test"] = np.asarray(Y_test).reshape(1, -1)
     track = bool(held) and eval_every > 0
     scaling = fit_scaling(input_scaling, examples)
-    exact = exact and examples.rows.dtype == np.uint8
+    exact = use_exact(arithmetic, examples)
     inputs = {name: Inputs(x, scaling, ftype, exact) for name, x in held.items()}
     parameters = initialize_parameters(examples.n_x, hidden_size, 1, seed, ftype, init)
     plain = (batch_size == 0 or batch_size >= examples.m) and optimizer == "gd" \
