@@ -188,6 +188,48 @@ def torch_worker(root: Path, threads: int) -> None:
                       "test_accuracy": history[best[1]][2][1]}))
 
 
+def machine_rates(h: int, n_x: int, threads: int) -> tuple[float, float]:
+    """(float32 multiply-adds per second at the training products' shape on `threads` cores,
+    bytes per second of memory bandwidth), measured here and now."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    W = rng.random((h, n_x), np.float32)
+    F = rng.random((64, n_x), np.float32)    # one chunk of examples, as the solver takes it
+    with threadpool_limits(1):
+        W @ F.T
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < 1.0:
+            W @ F.T
+            n += 1
+        per_core = n * h * n_x * 64 / (time.perf_counter() - start)
+    big = np.ones(256 << 20, np.uint8)
+    out = np.empty_like(big)
+    np.copyto(out, big)
+    start = time.perf_counter()
+    for _ in range(4):
+        np.copyto(out, big)
+    bandwidth = 4 * 2 * big.nbytes / (time.perf_counter() - start)  # read + write
+    return per_core * threads, bandwidth
+
+
+def roofline(root: Path, m: int, n_x: int, threads: int) -> dict:
+    """What one epoch of the recipe must do at least: its products' multiply-adds (forward and
+    backward over the training photos, a forward pass over every set for the per-epoch
+    metrics) and its reads of the uint8 pixels, against this machine's measured rates."""
+    settings = recipe()
+    h = int(settings["train.hidden_size"])
+    m_val = round(float(settings["train.validation_fraction"]) * m)
+    with np.load(root / "data/processed/test.npz") as data:
+        m_test = data["Y"].shape[1]
+    m_train = m - m_val
+    macs = 2 * h * n_x * m_train + h * n_x * (m_train + m_val + m_test)
+    pixels = n_x * (m_train + (m_train + m_val + m_test))
+    rate, bandwidth = machine_rates(h, n_x, threads)
+    return {"macs": macs, "bytes": pixels, "rate": rate, "bandwidth": bandwidth,
+            "limit": max(macs / rate, pixels / bandwidth)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path)
@@ -221,6 +263,12 @@ def main() -> None:
         print(f"| {name} | {r['epochs']} | {r['per_epoch']:.2f} s | {r['to_best']:.1f} s "
               f"| {r['train_seconds']:.1f} s | {r['wall']:.1f} s | {r['rss'] / 2**20:.0f} MB "
               f"| {r['best_epoch']} | {r['validation_accuracy']:.4f} | {r['test_accuracy']:.4f} |")
+    line = roofline(root, m, n_x, args.threads)
+    print(f"\nroofline of one epoch: {line['macs'] / 1e9:.1f} G multiply-adds at "
+          f"{line['rate'] / 1e9:.1f} G/s (float32, the products' shape, {args.threads} cores) = "
+          f"{line['macs'] / line['rate']:.2f} s; {line['bytes'] / 1e9:.2f} GB of pixels at "
+          f"{line['bandwidth'] / 1e9:.1f} GB/s = {line['bytes'] / line['bandwidth']:.2f} s; "
+          f"limit {line['limit']:.2f} s, catdog at {rows[0][1]['per_epoch'] / line['limit']:.2f}x it")
 
 
 if __name__ == "__main__":
