@@ -140,7 +140,7 @@ def _exp64(x: np.ndarray) -> np.ndarray:
     p1, p2, p3, p4, p5 = _EXP_P
     c = r - t * (p1 + t * (p2 + t * (p3 + t * (p4 + t * p5))))
     y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
-    ki = np.nan_to_num(k).astype(np.int64)
+    ki = k.astype(np.int64)        # NaN gives any integer: y is NaN then anyway
     half = ki >> 1
     y *= _pow2(half)               # exact: |half| <= 538
     y *= _pow2(ki - half)          # rounds once, into inf or the subnormals if it must
@@ -212,12 +212,14 @@ def tanh(x: np.ndarray) -> np.ndarray:
     p0, p1, p2 = _TANH_P
     q0, q1, q2 = _TANH_Q
     with np.errstate(over="ignore", invalid="ignore"):
-        a = np.abs(x)
-        e = _exp64(-2.0 * a)
-        large = np.copysign((1.0 - e) / (1.0 + e), x)
         z = x * x
-        small = x + x * z * (((p0 * z + p1) * z + p2) / (((z + q0) * z + q1) * z + q2))
-        return np.where(a <= 0.625, small, large).astype(dtype, copy=False)
+        out = x + x * z * (((p0 * z + p1) * z + p2) / (((z + q0) * z + q1) * z + q2))
+        large = ~(np.abs(x) <= 0.625)  # NaN goes here too
+        if large.any():
+            xl = x[large]
+            e = _exp64(-2.0 * np.abs(xl))
+            out[large] = np.copysign((1.0 - e) / (1.0 + e), xl)
+        return out.astype(dtype, copy=False)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -230,10 +230,10 @@ class DenseGram:
             self.S[lo:hi] += F[lo:hi] @ F.T
         list(workers.map(one, chunks(len(F), TILE // 4)))
 
-    def times_left(self, V: np.ndarray, workers: Workers) -> np.ndarray:
-        """V S for V (r, m), in column tiles."""
-        parts = workers.map(lambda b: V @ self.S[:, b[0]:b[1]], chunks(len(self.S), TILE // 4))
-        return np.concatenate(list(parts), axis=1)
+    def times_left(self, V: np.ndarray, workers: Workers, rows: int) -> np.ndarray:
+        """V S for V (r, m), `rows` rows of V at a time (one slice of the weights each)."""
+        parts = workers.map(lambda b: V[b[0]:b[1]] @ self.S, chunks(len(V), rows))
+        return np.concatenate(list(parts), axis=0)
 
     def bound(self) -> float:
         """The largest |entry|: a Gram matrix's is on its diagonal."""
@@ -310,7 +310,7 @@ class GramSolver:
 
     def _times_G(self, V: np.ndarray) -> np.ndarray:
         if self.exact:
-            return self.G.times_left(V, self.workers)
+            return self.G.times_left(V, self.workers, rows=len(self.C))
         # V G, computed as (G V^T)^T since G is symmetric
         return self.G.times(np.ascontiguousarray(V.T), self.workers).T
 
