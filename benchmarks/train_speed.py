@@ -82,7 +82,7 @@ def baseline(path: Path, h: int, iterations: int, learning_rate: float, seed: in
 
 
 def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int,
-            dtype: str, solver: str, run_iterations: int, exact: bool = True) -> dict:
+            dtype: str, solver: str, run_iterations: int, arithmetic: str = "auto") -> dict:
     """What the train stage does: stream the set in as uint8, train with the chosen solver."""
     import pandas  # noqa: F401  (the stage imports it; count its memory too)
 
@@ -92,6 +92,7 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     from catdog.parallel import Workers, blas_threads
     from catdog.scaling import fit_scaling
     from catdog.solvers import BlockedSolver, DirectSolver, GramSolver, choose_solver
+    from catdog.training import use_exact
 
     def build(examples, held_out=None):
         # As `catdog.training.train` builds it for plain full-batch gradient descent.
@@ -106,6 +107,7 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     start = time.perf_counter()
     examples, Y, _ = load_split(path)
     load = time.perf_counter() - start
+    exact = use_exact(arithmetic, examples)
     # The solver is chosen for a whole run, as the train stage would choose it.
     name = solver if solver != "auto" else choose_solver(examples.m, examples.n_x, h,
                                                          run_iterations)
@@ -129,6 +131,7 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
         per_eval = (time.perf_counter() - start) / 5
     workers.close()
     return {"setup": setup, "loop": loop, "costs": costs, "solver": name,
+            "arithmetic": "exact" if engine.exact else "fast",
             "eval_extra": extra_setup + per_eval * -(-run_iterations // EVAL_EVERY)}
 
 
@@ -168,7 +171,7 @@ def worker(args: argparse.Namespace) -> None:
         out = torch_autograd(path, args.h, args.iterations, args.learning_rate, args.seed)
     else:
         out = project(path, args.h, args.iterations, args.learning_rate, args.seed,
-                      args.dtype, args.solver, args.run_iterations, args.arithmetic == "exact")
+                      args.dtype, args.solver, args.run_iterations, args.arithmetic)
     out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
@@ -205,8 +208,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--solver", default="auto")
-    parser.add_argument("--arithmetic", default="exact", choices=("exact", "fast"),
-                        help="train.exact true (the default) or false")
+    parser.add_argument("--arithmetic", default="auto", choices=("auto", "exact", "fast"),
+                        help="train.arithmetic (default: auto, as params.yaml)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--torch", action="store_true", help="also time PyTorch's CPU autograd")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -219,7 +222,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; {args.iterations} timed iterations; whole run = setup + "
           f"{args.run_iterations} x per-iteration; project dtype {args.dtype}, solver {args.solver}, "
           f"{args.arithmetic} arithmetic")
-    header = (f"{'m':>6s} {'h':>3s} {'solver':>7s} | {'base ms/it':>10s} {'proj ms/it':>10s} "
+    header = (f"{'m':>6s} {'h':>3s} {'solver':>13s} | {'base ms/it':>10s} {'proj ms/it':>10s} "
               f"{'base run s':>10s} {'proj run s':>10s} {'ratio':>6s} | {'rel diff 300':>12s} | "
               f"{'base MB':>8s} {'proj MB':>8s} {'uint8 MB':>8s} | {'test acc +':>10s}")
     print(header)
@@ -238,7 +241,8 @@ def main() -> None:
             # plain implementations) is amplified, so later costs are not comparable.
             diff = np.max(np.abs(np.array(proj["costs"][:STABLE]) - base["costs"][:STABLE])
                           / np.abs(base["costs"][:STABLE]))
-            print(f"{m:6d} {h:3d} {proj['solver']:>7s} | {1e3 * per_b:10.2f} {1e3 * per_p:10.2f} "
+            kind = f"{proj['solver']}/{proj['arithmetic']}"
+            print(f"{m:6d} {h:3d} {kind:>13s} | {1e3 * per_b:10.2f} {1e3 * per_p:10.2f} "
                   f"{run_b:10.1f} {run_p:10.1f} {run_b / run_p:5.1f}x | {diff:12.2e} | "
                   f"{base['peak_rss_mb']:8.0f} {proj['peak_rss_mb']:8.0f} {m * 12288 / 2**20:8.0f} | "
                   f"{100 * proj['eval_extra'] / run_p:9.1f}%",
