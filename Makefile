@@ -30,7 +30,7 @@ export PHOTOS TEST_PHOTOS ARGS SORT
 
 PLUGIN_STAMPS := $(foreach k,$(filter $(PLUGIN_KINDS),$(KINDS)),$(VENV)/.installed-$(k))
 
-.PHONY: help install check-remote repro check-repro test sweep compare plots photos bench clean-venv
+.PHONY: help install check-remote repro check-repro test-fast test sweep compare plots photos bench clean-venv
 
 help: ## List the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -59,6 +59,9 @@ check-repro: $(STAMP) ## Reproduce the pipeline and fail unless dvc.lock and met
 	$(RUN) python -m catdog check-lock --current
 	$(RUN) $(TICK) repro dvc repro
 	$(RUN) python -m catdog check-lock --reproduced
+
+test-fast: $(STAMP) ## Run the unit tests only (no real dvc runs): about a minute
+	$(RUN) python -m pytest -m "not pipeline" -q
 
 test: $(STAMP) ## Run the whole test suite
 	$(RUN) $(TICK) test python -m pytest
