@@ -2,8 +2,9 @@
 
 Pixels: decoded in colour by OpenCV (BGR channel order, EXIF orientation applied, grey, palette,
 alpha and 16-bit images turned into 3-channel 8-bit), then resized to size x size with cubic
-interpolation: the same pixels as `cv2.resize(cv2.imread(path, cv2.IMREAD_COLOR), (size, size),
-interpolation=cv2.INTER_CUBIC)` for every file that decodes completely.
+interpolation: the pixels of `cv2.resize(cv2.imread(path, cv2.IMREAD_COLOR), (size, size),
+interpolation=cv2.INTER_CUBIC)` as OpenCV's reference code computes them (`resize_image`), the
+same on every CPU, for every file that decodes completely.
 """
 from __future__ import annotations
 
@@ -239,9 +240,49 @@ def decode_image(data: bytes, reduce: int = 1) -> np.ndarray:
     return image
 
 
+# OpenCV's cubic resize of 8-bit images, written out in integers. OpenCV's own SIMD code paths
+# round differently on other CPUs (aarch64, x86 without AVX2); this is its reference algorithm:
+# Keys' cubic kernel (A = -0.75) with weights in 11-bit fixed point, a horizontal then a vertical
+# pass in integer sums, edges repeated, rounded once at the end.
+_CUBIC_A = np.float32(-0.75)
+_COEF_BITS = 11
+
+
+def _cubic_taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `dst` output positions: the 4 source positions read (dst, 4), clamped to the
+    image, and their integer weights (dst, 4), which add up to about 2^11."""
+    scale = 1.0 / (dst / src)
+    f = ((np.arange(dst) + 0.5) * scale - 0.5).astype(np.float32)
+    start = np.floor(f)
+    x = f - start                                      # float32, as OpenCV computes it
+    one, a = np.float32(1), _CUBIC_A
+    x1, y = x + one, one - x
+    c0 = ((a * x1 - np.float32(5) * a) * x1 + np.float32(8) * a) * x1 - np.float32(4) * a
+    c1 = ((a + np.float32(2)) * x - (a + np.float32(3))) * x * x + one
+    c2 = ((a + np.float32(2)) * y - (a + np.float32(3))) * y * y + one
+    c3 = one - c0 - c1 - c2
+    weights = np.rint(np.stack([c0, c1, c2, c3], axis=1) * np.float32(1 << _COEF_BITS))
+    index = np.clip(start.astype(np.int64)[:, None] + np.arange(-1, 3), 0, src - 1)
+    return index, weights.astype(np.int64)
+
+
 def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) -> (size, size, 3), cubic interpolation, dtype kept."""
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
+    """(H, W, 3) uint8 -> (size, size, 3) uint8 by cubic interpolation: the pixels of
+    `cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)` as OpenCV's reference code
+    computes them, the same bits on every CPU."""
+    h, w = image.shape[:2]
+    if (h, w) == (size, size):
+        return image.copy()
+    rows, row_weights = _cubic_taps(h, size)
+    cols, col_weights = _cubic_taps(w, size)
+    # Integer sums in float64: every value stays far below 2^53, so each is exact, and the
+    # result is the same whichever pass runs first: the vertical one, on whole rows, is cheaper.
+    lines = image[rows].astype(np.float64)                                     # (size, 4, w, 3)
+    down = sum(lines[:, k] * row_weights[:, k, None, None] for k in range(4))  # (size, w, 3)
+    taps = down[:, cols]                                                       # (size, size, 4, 3)
+    both = sum(taps[:, :, k] * col_weights[:, k, None] for k in range(4))      # (size, size, 3)
+    shifted = np.floor((both + (1 << (2 * _COEF_BITS - 1))) / (1 << (2 * _COEF_BITS)))
+    return np.clip(shifted, 0, 255).astype(np.uint8)
 
 
 def reduction_for(header: Header, size: int) -> int:
