@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from catdog.archives import Archive, Member, is_archive_name, member_path, open_archive
+from catdog.archives import ArchiveLimits, Member, is_archive_name, member_path, open_archive
 from catdog.errors import CatdogError
 from catdog.images import (LABEL_NAMES, MB, ImageError, Limits, is_image_name, label_from_path,
                            load_photo, photo_from_bytes)
@@ -56,8 +56,8 @@ class _Entry:
     converted: str = ""
     digest: str = ""
     file: str = ""          # the file to open, for a photo in a folder
-    archive: int = -1       # which archive holds it, for an archive member
     member: Member | None = None
+    image: np.ndarray | None = None  # (size, size, 3) uint8 once decoded
 
 
 def printable(path: str) -> str:
@@ -114,21 +114,6 @@ def _folder_entries(folder: str, split: str) -> list[_Entry]:
             for path, note in list_files(folder)]
 
 
-def _archive_entries(archive: Archive, index: int, split: str, limits: Limits) -> list[_Entry]:
-    members = archive.members(limits.max_bytes)
-    # Unpacking keeps the last of several members of one name; so does ingest.
-    last = {m.name: m.position for m in members}
-    shown = printable(archive.path)
-    entries = []
-    for m in members:
-        entry = _Entry(member_path(shown, printable(m.name)), split, label_from_path(m.name),
-                       m.note, archive=index, member=m)
-        if not entry.reason and last[m.name] != m.position:
-            entry.reason = "a later member of the archive has the same name (unpacking keeps that one)"
-        entries.append(_judge(entry, m.name))
-    return sorted(entries, key=lambda e: (e.path, e.member.position))
-
-
 def _sources(data: DataParams) -> list[tuple[str, str, str]]:
     """(key, path, split) of each photo source ingest reads."""
     sources = [("train_dir", data.train_dir, "train")]
@@ -137,85 +122,122 @@ def _sources(data: DataParams) -> list[tuple[str, str, str]]:
     return sources
 
 
-def _find(data: DataParams, limits: Limits, archives: list[Archive]) -> list[_Entry]:
+def archive_limits(data: DataParams) -> ArchiveLimits:
+    return ArchiveLimits(max_bytes=data.max_file_mb * MB,
+                         max_total=int(data.max_archive_gb * (1 << 30)),
+                         max_header=data.max_header_kb * 1024,
+                         max_seconds=data.max_member_seconds)
+
+
+def _wanted(name: str) -> bool:
+    """A member worth reading: named like a labelled photo."""
+    return is_image_name(name) and label_from_path(name) is not None
+
+
+class _Decoder:
+    """Decodes photos on every core as they are found, each into its entry's `image`.
+
+    OpenCV's decoders and resize release the GIL, so threads use every core without copying
+    pixels between processes. Photos go out in small batches to keep the per-task overhead
+    low; at most a few batches wait at a time, so archive bytes read ahead of the decoders
+    stay a few megabytes.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, bar: tqdm, data: DataParams, limits: Limits,
+                 workers: int):
+        self.pool, self.bar, self.data, self.limits, self.workers = pool, bar, data, limits, workers
+        self.pending: deque = deque()
+        self.batch: list[tuple[_Entry, bytes | None]] = []
+        self.size = 0
+
+    def add(self, entry: _Entry, raw: bytes | None) -> None:
+        """Decode `entry` from `raw`, or from its file when raw is None."""
+        self.batch.append((entry, raw))
+        self.size += len(raw or b"")
+        if len(self.batch) == _CHUNK or self.size >= _CHUNK_BYTES:
+            self._submit()
+
+    def _submit(self) -> None:
+        if self.batch:
+            self.pending.append(self.pool.submit(self._decode, self.batch))
+            self.batch, self.size = [], 0
+        while len(self.pending) > 2 * self.workers:
+            self.bar.update(self.pending.popleft().result())
+
+    def finish(self) -> None:
+        self._submit()
+        while self.pending:
+            self.bar.update(self.pending.popleft().result())
+
+    def _decode(self, batch: list[tuple[_Entry, bytes | None]]) -> int:
+        size, fast = self.data.image_size, self.data.fast_decode
+        for entry, raw in batch:
+            try:
+                photo = (load_photo(entry.file, size, fast, self.limits) if raw is None
+                         else photo_from_bytes(raw, size, fast, self.limits))
+            except ImageError as exc:
+                entry.reason = str(exc)
+            else:
+                entry.image = photo.image
+                entry.converted = "; ".join(photo.conversions)
+                entry.digest = photo.digest
+        return len(batch)
+
+
+def _scan_archive(path: str, split: str, limits: ArchiveLimits, decoder: _Decoder) -> list[_Entry]:
+    """One pass over the archive: an entry per member, the photos handed to the decoder."""
+    shown = printable(path)
     entries = []
-    for key, path, split in _sources(data):
-        if os.path.isdir(path):
-            entries += _folder_entries(path, split)
-        elif is_archive_name(path):
-            archives.append(open_archive(path))
-            entries += _archive_entries(archives[-1], len(archives) - 1, split, limits)
-        else:
-            raise IngestError(f"data.{key}: {path!r} is a file, not a folder or a .zip, .tar, "
-                              f".tar.gz or .tgz archive of photos")
+    with open_archive(path, limits) as archive:
+        for member, got in archive.scan(_wanted):
+            entry = _judge(_Entry(member_path(shown, printable(member.name)), split,
+                                  label_from_path(member.name), member.note, member=member),
+                           member.name)
+            if isinstance(got, str):
+                entry.reason = got
+            elif got is not None and not entry.reason:
+                decoder.add(entry, got)
+            entries.append(entry)
     return entries
 
 
-def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
-             limits: Limits) -> Iterator[list[tuple[int, bytes | None]]]:
-    """The photos to decode in small batches of (entry index, bytes): files are opened by
-    the decoding threads (bytes None); archive members are read here, front to back."""
-    files = [i for i in todo if entries[i].member is None]
-    for k in range(0, len(files), _CHUNK):
-        yield [(i, None) for i in files[k:k + _CHUNK]]
-    for a, archive in enumerate(archives):
-        wanted = {entries[i].member.position: i for i in todo if entries[i].archive == a}
-        batch: list[tuple[int, bytes | None]] = []
-        size = 0
-        for member, got in archive.read([entries[i].member for i in wanted.values()],
-                                        limits.max_bytes):
-            i = wanted[member.position]
-            if isinstance(got, str):
-                entries[i].reason = got
-                continue
-            batch.append((i, got))
-            size += len(got)
-            if len(batch) == _CHUNK or size >= _CHUNK_BYTES:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
+def _keep_last_of_each_name(entries: list[_Entry]) -> None:
+    """Unpacking keeps the last of several members that land on one path; so does ingest."""
+    last = {e.member.key: e for e in entries}
+    for e in entries:
+        if not e.reason and last[e.member.key] is not e:
+            e.reason = "a later member of the archive has the same name (unpacking keeps that one)"
+            e.image = None
 
 
-def _decode_all(entries: list[_Entry], archives: list[Archive], data: DataParams,
-                limits: Limits, workers: int, progress: bool) -> np.ndarray:
-    """Decode every still-usable entry into row i of the returned array (i = its position).
-
-    Rows of skipped entries are never written, so their pages are never touched: memory
-    holds the decoded photos only.
-    """
-    size = data.image_size
-    images = np.zeros((len(entries), size, size, 3), dtype=np.uint8)
-    todo = [i for i, e in enumerate(entries) if not e.reason]
-
-    def decode(batch: list[tuple[int, bytes | None]]) -> int:
-        for i, raw in batch:
-            try:
-                photo = (load_photo(entries[i].file, size, data.fast_decode, limits) if raw is None
-                         else photo_from_bytes(raw, size, data.fast_decode, limits))
-            except ImageError as exc:
-                entries[i].reason = str(exc)
-            else:
-                images[i] = photo.image
-                entries[i].converted = "; ".join(photo.conversions)
-                entries[i].digest = photo.digest
-        return len(batch)
-
-    # OpenCV's decoders and resize release the GIL, so threads use every core without
-    # copying pixels between processes. Photos go out in small batches to keep the per-task
-    # overhead low; at most a few batches wait at a time, so archive bytes read ahead of the
-    # decoders stay a few megabytes.
+def _find_and_decode(data: DataParams, workers: int, progress: bool) -> list[_Entry]:
+    """Every file and member of the sources, train's first, each source in sorted path order,
+    with the pixels of the photos decoded."""
+    limits = Limits(data.max_file_mb * MB, data.max_pixels)
+    found: list[list[_Entry]] = []
+    archived: list[list[_Entry]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool, \
-            tqdm(total=len(todo), desc="ingest", unit="photo",
-                 disable=None if progress else True) as bar:
-        pending: deque = deque()
-        for batch in _batches(entries, todo, archives, limits):
-            pending.append(pool.submit(decode, batch))
-            while len(pending) > 2 * workers:
-                bar.update(pending.popleft().result())
-        while pending:
-            bar.update(pending.popleft().result())
-    return images
+            tqdm(desc="ingest", unit="photo", disable=None if progress else True) as bar:
+        decoder = _Decoder(pool, bar, data, limits, workers)
+        try:
+            for key, path, split in _sources(data):
+                if os.path.isdir(path):
+                    found.append(_folder_entries(path, split))
+                    for entry in found[-1]:
+                        if not entry.reason:
+                            decoder.add(entry, None)
+                elif is_archive_name(path):
+                    found.append(_scan_archive(path, split, archive_limits(data), decoder))
+                    archived.append(found[-1])
+                else:
+                    raise IngestError(f"data.{key}: {path!r} is a file, not a folder or a .zip, "
+                                      f".tar, .tar.gz or .tgz archive of photos")
+        finally:
+            decoder.finish()
+    for entries in archived:
+        _keep_last_of_each_name(entries)
+        entries.sort(key=lambda e: (e.path, e.member.position))
+    return [entry for entries in found for entry in entries]
 
 
 def _drop_duplicates(entries: list[_Entry]) -> None:
@@ -245,49 +267,39 @@ def ingest(data: DataParams, progress: bool = True) -> tuple[pd.DataFrame, dict[
     """Read the photos of data.train_dir (and data.test_dir) into labelled uint8 stacks.
 
     Returns the manifest (one row per file or member found) and the "train" and "test" splits.
-    Peak memory: the decoded photos, plus the smaller split once more.
+    Peak memory: the decoded photos (only those, however many other files there are) and a
+    batch or two of encoded bytes.
     """
     require_folders(data)
-    limits = Limits(data.max_file_mb * MB, data.max_pixels)
-    archives: list[Archive] = []
-    try:
-        entries = _find(data, limits, archives)
-        workers = data.workers or os.cpu_count() or 1
-        images = _decode_all(entries, archives, data, limits, workers, progress)
-    finally:
-        for archive in archives:
-            archive.close()
+    workers = data.workers or os.cpu_count() or 1
+    entries = _find_and_decode(data, workers, progress)
     _drop_duplicates(entries)
+    kept = [e for e in entries if not e.reason]
+    for e in entries:
+        if e.reason:
+            e.image = None
 
-    kept = np.array([i for i, e in enumerate(entries) if not e.reason], dtype=np.intp)
-    labels = np.array([entries[i].label for i in kept], dtype=np.uint8)
+    labels = np.array([e.label for e in kept], dtype=np.uint8)
     if data.split_train:
         test = stratified_test_mask(labels, data.test_fraction, data.split_seed)
-        for i, is_test in zip(kept, test):
-            entries[i].split = "test" if is_test else "train"
-    split_of = np.array([entries[i].split for i in kept])
+        for e, is_test in zip(kept, test):
+            e.split = "test" if is_test else "train"
+    split_of = np.array([e.split for e in kept])
     manifest = _manifest(entries)
     _check_usable(labels, split_of, data, manifest)
-
-    stacks = _stacks(images, kept, split_of)
-    return manifest, {name: Split(stacks[name], labels[split_of == name],
-                                  [entries[i].path for i in kept[split_of == name]])
+    return manifest, {name: _stack([e for e in kept if e.split == name], data.image_size)
                       for name in ("train", "test")}
 
 
-def _stacks(images: np.ndarray, kept: np.ndarray, split_of: np.ndarray) -> dict[str, np.ndarray]:
-    """Each split's rows of `images` as one contiguous stack, without a second copy of all:
-    the smaller split is copied out, then the larger one's rows move to the front of `images`
-    in place (row k comes from row rows[k] >= k, so no row is overwritten before it moves)."""
-    rows = {name: kept[split_of == name] for name in ("train", "test")}
-    small, large = sorted(rows, key=lambda name: (len(rows[name]), name))
-    stacks = {small: images[rows[small]]}
-    order = rows[large]
-    for start in range(0, len(order), 1024):
-        stop = min(start + 1024, len(order))
-        images[start:stop] = images[order[start:stop]]
-    stacks[large] = images[:len(order)]
-    return stacks
+def _stack(entries: list[_Entry], size: int) -> Split:
+    """One split's photos as one contiguous stack; each photo's own array is let go as it is
+    copied, so the photos are not held twice."""
+    images = np.empty((len(entries), size, size, 3), dtype=np.uint8)
+    for row, entry in enumerate(entries):
+        images[row] = entry.image
+        entry.image = None
+    return Split(images, np.array([e.label for e in entries], dtype=np.uint8),
+                 [e.path for e in entries])
 
 
 def _manifest(entries: list[_Entry]) -> pd.DataFrame:
