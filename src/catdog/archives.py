@@ -11,6 +11,9 @@ the reason they are not read.
 """
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import os
 import posixpath
 import stat
@@ -220,11 +223,14 @@ class _Tar(Archive):
     def __init__(self, path: str, limits: ArchiveLimits):
         super().__init__(path, limits)
         self._header = type("_Header", (_TarHeader,), {"path": path, "max_header": limits.max_header})
+        self._file: IO[bytes] | None = None
         try:
+            self._file = _decompressed(path)
             # Stream mode: read front to back once, never seeking back (a backward seek in a
             # compressed stream decompresses it again from the start).
-            self._tar = tarfile.open(path, "r|*", tarinfo=self._header)
+            self._tar = tarfile.open(fileobj=self._file, mode="r|", tarinfo=self._header)
         except _TAR_ERRORS as exc:
+            self.close()
             raise ArchiveError(f"{path}: not a readable tar archive (truncated or damaged?): {exc}") from None
 
     def _member(self, position: int, info: tarfile.TarInfo) -> Member:
@@ -280,7 +286,26 @@ class _Tar(Archive):
                                f"end-of-archive marker)")
 
     def close(self) -> None:
-        self._tar.close()
+        if getattr(self, "_tar", None) is not None:
+            self._tar.close()
+        if self._file is not None:
+            self._file.close()
+
+
+_COMPRESSED = ((b"\x1f\x8b", gzip.GzipFile), (b"BZh", bz2.BZ2File), (b"\xfd7zXZ\x00", lzma.LZMAFile))
+
+
+def _decompressed(path: str) -> IO[bytes]:
+    """The tar stream in `path`, decompressed if its first bytes say so (whatever its name).
+    These readers inflate at most what is asked of them: tarfile's own stream reader would
+    inflate each 10 KB read whole, up to gigabytes for a bzip2 run of zeros."""
+    raw = open(path, "rb")
+    magic = raw.read(6)
+    raw.seek(0)
+    for prefix, reader in _COMPRESSED:
+        if magic.startswith(prefix):
+            return reader(fileobj=raw) if reader is gzip.GzipFile else reader(raw)
+    return raw
 
 
 def open_archive(path: str | os.PathLike, limits: ArchiveLimits = ArchiveLimits()) -> Archive:
