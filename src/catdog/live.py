@@ -2,7 +2,12 @@
 show the latest recorded iteration while a run is still going."""
 from __future__ import annotations
 
+import json
+
 from dvclive import Live
+from dvclive.plots import NumpyEncoder
+
+from catdog.storage import write_text
 
 PROGRESS_DIR = "metrics/live"
 
@@ -25,4 +30,10 @@ class Progress:
         for name, value in values.items():
             # The curves are plotted from the stage's CSV files; here only the latest value.
             self.live.log_metric(name, value, plot=False)
-        self.live.make_summary()
+        # DVCLive's `make_summary` truncates the file before writing it: a run killed in
+        # between would leave it empty (and `dvc exp show` shows "!"). The same bytes are
+        # written to a temporary file and renamed over it instead; a rename needs no flush
+        # to the disk to be whole after a kill.
+        self.live.summary["step"] = iteration
+        write_text(self.live.metrics_file,
+                   json.dumps(self.live.summary, indent=4, cls=NumpyEncoder) + "\n", durable=False)
