@@ -2,10 +2,16 @@
 line on stderr and exit status 1; Ctrl-C gives status 130 without a traceback."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import signal
 import sys
 from typing import Callable
 
 from catdog.errors import CatdogError
+
+_PR_SET_PDEATHSIG = 1  # prctl option, <linux/prctl.h>
 
 
 def run_command(name: str, main: Callable[[], int | None]) -> int:
@@ -24,5 +30,28 @@ def run_command(name: str, main: Callable[[], int | None]) -> int:
     return 1
 
 
+def _interrupt(signum: int, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def end_with_parent() -> None:
+    """Have Linux send SIGTERM to this process when the process that started it (the `dvc`
+    running the stage) dies, even by `kill -9`: an orphaned stage would otherwise go on and
+    later overwrite outputs that no longer match params.yaml or dvc.lock. SIGTERM stops the
+    stage as Ctrl-C does, removing its temporary files."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, _interrupt)
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return  # not allowed here (a sandbox): the stage runs as before
+    if os.getppid() != parent:  # the parent died before the request was made
+        raise KeyboardInterrupt
+
+
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    sys.exit(run_command(name, main))
+    def stage() -> None:
+        end_with_parent()
+        main()
+    sys.exit(run_command(name, stage))
