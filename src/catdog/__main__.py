@@ -7,8 +7,9 @@ import sys
 from catdog.cli import run_command
 from catdog.plots import main as plots_main
 from catdog.predict import main as predict_main
+from catdog.rebuild import main as rebuild_main
 
-COMMANDS = {"predict": predict_main, "plots": plots_main}
+COMMANDS = {"predict": predict_main, "plots": plots_main, "rebuild": rebuild_main}
 USAGE = """usage: python -m catdog COMMAND [ARGS...]   (or, installed: catdog COMMAND [ARGS...])
 
 commands:
@@ -16,6 +17,8 @@ commands:
                  say whether each photo (or each photo in a folder) shows a cat or a dog
   plots [REV...] [-o DIR]
                  write DVC's plots as a page that needs no network, and as SVG images
+  rebuild FILE...
+                 remake pipeline outputs whose bytes were damaged (and their cache copies)
 
 `catdog predict --help` describes a command's options."""
 

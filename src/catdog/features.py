@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catdog.errors import CatdogError
-from catdog.storage import save_npz, text_arrays, texts_from
+from catdog.storage import DAMAGE, damaged, save_npz, text_arrays, texts_from
 
 PIXEL_MAX = 255
 PIXEL_SCALE = 1 / PIXEL_MAX
@@ -116,6 +116,15 @@ def save_features(path: str | os.PathLike, images: np.ndarray, labels: np.ndarra
 
 def read_features(path: str | os.PathLike) -> Features:
     """Read one split written by `save_features`. Peak memory: the uint8 pixels."""
+    try:
+        return _read_features(path)
+    except FeaturesError:
+        raise
+    except DAMAGE as exc:
+        raise damaged(path, exc) from None
+
+
+def _read_features(path: str | os.PathLike) -> Features:
     with np.load(path, allow_pickle=False) as data:
         missing = {"X", "Y", "scale", "image_size", "paths"} - set(data.files)
         if missing:

@@ -211,11 +211,12 @@ def _check_seed(key: str, seed: int) -> None:
 
 
 def validate(params: Params) -> Params:
-    """Range checks of the values alone; `check_data` checks what they name."""
+    """Range checks, and the photo paths (`require_folders`); `check_data` looks inside them."""
     d, t, e, g = params.data, params.train, params.evaluate, params.demo
     _check(d.train_dir != "", "data.train_dir must name a folder or archive of photos")
     _check(d.test_dir != "", "data.test_dir must name a folder or archive of test photos, or "
                              "the same path as data.train_dir to keep a share of it for testing")
+    require_folders(d, g.out_dir)
     # A test set left at the demo photos after train_dir moved to real ones would silently
     # score real training on cartoons. (A train_dir that does not exist is reported first.)
     _check(not (d.test_dir == g.out_dir and not d.split_train and Path(d.train_dir).exists()),
@@ -375,10 +376,9 @@ def _held_out(n: int, fraction: float) -> int:
 
 
 def check_data(params: Params) -> None:
-    """Checks that need the photos' paths: they exist and can be read, their pixels fit in
-    memory, and the validation split leaves photos in each set."""
+    """Checks that need to look at the photos' names: their pixels fit in memory, and the
+    validation split leaves photos in each set."""
     d, t = params.data, params.train
-    require_folders(d, params.demo.out_dir)
     counts = class_counts(d.train_dir, params.demo)
     if counts is None:
         return

@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -146,9 +148,23 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
             np.savez(f, **arrays)
 
 
+# What NumPy raises for a .npz file whose bytes were changed or cut short.
+DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, ValueError)
+
+
+def damaged(path: str | os.PathLike, exc: BaseException) -> StorageError:
+    """One line naming a file whose bytes are not what was written, and how to rebuild it."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return StorageError(f"{path} is damaged ({reason}); rebuild it with "
+                        f"`python -m catdog rebuild {path}`")
+
+
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except DAMAGE as exc:
+        raise damaged(path, exc) from None
 
 
 def text_arrays(name: str, texts: list[str]) -> dict[str, np.ndarray]:
