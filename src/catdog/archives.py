@@ -228,7 +228,8 @@ class _Tar(Archive):
             self._file = _decompressed(path)
             # Stream mode: read front to back once, never seeking back (a backward seek in a
             # compressed stream decompresses it again from the start).
-            self._tar = tarfile.open(fileobj=self._file, mode="r|", tarinfo=self._header)
+            self._tar = tarfile.open(fileobj=self._file, mode="r|", tarinfo=self._header,
+                                     bufsize=_CHUNK)
         except _TAR_ERRORS as exc:
             self.close()
             raise ArchiveError(f"{path}: not a readable tar archive (truncated or damaged?): {exc}") from None
