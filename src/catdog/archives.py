@@ -230,6 +230,9 @@ class _Tar(Archive):
             # compressed stream decompresses it again from the start).
             self._tar = tarfile.open(fileobj=self._file, mode="r|", tarinfo=self._header,
                                      bufsize=_CHUNK)
+        except ArchiveError:  # a limit reached by the first header
+            self.close()
+            raise
         except _TAR_ERRORS as exc:
             self.close()
             raise ArchiveError(f"{path}: not a readable tar archive (truncated or damaged?): {exc}") from None
