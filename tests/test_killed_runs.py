@@ -43,7 +43,10 @@ def wait_for(predicate, seconds: float) -> bool:
     return predicate()
 
 
-def test_a_killed_exp_run_takes_its_stage_with_it_and_the_next_run_works(repo, tmp_path):
+# 0: dvc dies while the stage is still starting (before it can ask to end with it);
+# 3: well into training.
+@pytest.mark.parametrize("delay", [0, 3])
+def test_a_killed_exp_run_takes_its_stage_with_it_and_the_next_run_works(repo, tmp_path, delay):
     work = repo.copy(tmp_path / "killed")
     work.set_params(train={"iterations": 10**6})  # far longer than the test waits
     (work.root / "notes.txt").write_text("the user's own file\n")
@@ -54,7 +57,7 @@ def test_a_killed_exp_run_takes_its_stage_with_it_and_the_next_run_works(repo, t
     try:
         assert wait_for(lambda: any("stages/train.py" in a for a in children(run.pid).values()), 120)
         stage = next(p for p, a in children(run.pid).items() if "stages/train.py" in a)
-        time.sleep(1)  # well into training
+        time.sleep(delay)
         run.send_signal(signal.SIGKILL)
         run.wait()
         assert wait_for(lambda: not alive(stage), 10), "the train stage outlived the dvc that ran it"

@@ -12,6 +12,8 @@ from typing import Callable
 from catdog.errors import CatdogError
 
 _PR_SET_PDEATHSIG = 1  # prctl option, <linux/prctl.h>
+_SHELLS = {"sh", "bash", "dash", "zsh", "fish"}  # what DVC may run a stage's command with
+_stopping = False  # an interrupt is being handled: a second one must not cut that short
 
 
 def run_command(name: str, main: Callable[[], int | None]) -> int:
@@ -24,6 +26,8 @@ def run_command(name: str, main: Callable[[], int | None]) -> int:
         print(f"{name}: error: out of memory; lower the sizes in params.yaml "
               "(data.image_size, train.hidden_size) or use fewer photos", file=sys.stderr)
     except KeyboardInterrupt:
+        global _stopping
+        _stopping = True
         # Outputs are written atomically: what exists is complete, the rest was not started.
         print(f"{name}: interrupted; no output was left half-written", file=sys.stderr)
         return 130
@@ -31,7 +35,19 @@ def run_command(name: str, main: Callable[[], int | None]) -> int:
 
 
 def _interrupt(signum: int, frame) -> None:
-    raise KeyboardInterrupt
+    if not _stopping:
+        raise KeyboardInterrupt
+
+
+def _is_dvc_or_shell(pid: int) -> bool:
+    """Whether process `pid` is a `dvc` (or the shell running a stage's command for it)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return False
+    names = {os.path.basename(a.decode(errors="replace")) for a in args[:3]}  # python -m dvc
+    return "dvc" in names or bool(names & _SHELLS)
 
 
 def end_with_parent() -> None:
@@ -46,7 +62,9 @@ def end_with_parent() -> None:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         return  # not allowed here (a sandbox): the stage runs as before
-    if os.getppid() != parent:  # the parent died before the request was made
+    # The parent died before the request was made: between the two reads, or (DVC names the
+    # stage in DVC_STAGE) before this process got here at all, leaving it to init.
+    if os.getppid() != parent or ("DVC_STAGE" in os.environ and not _is_dvc_or_shell(parent)):
         raise KeyboardInterrupt
 
 
