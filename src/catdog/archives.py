@@ -31,7 +31,7 @@ from catdog.params import ARCHIVE_SUFFIXES, is_archive_name  # noqa: F401 (the k
 _MB = 1 << 20
 _CHUNK = 1 << 20  # bytes decompressed between two looks at the clock
 _ZERO_BLOCK = bytes(tarfile.BLOCKSIZE)
-_TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+_TAR_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError)
 
 
 class ArchiveError(CatdogError):
