@@ -222,3 +222,15 @@ def test_a_validation_split_that_leaves_a_set_empty_is_refused(tmp_path, fractio
         load_params(path)
     path = _with(tmp_path, demo=demo, data=data, train={"validation_fraction": 0.05})
     assert load_params(path).train.validation_fraction == 0.05
+
+
+def test_file_and_pixel_bounds_that_cannot_fit_are_refused(tmp_path):
+    from catdog.memory import machine_memory
+
+    too_many_mb = machine_memory() // (1 << 20) + 1
+    with pytest.raises(ParamsError, match=rf"data.max_file_mb {too_many_mb} and data.max_pixels "
+                                          r"100000000 are too large: one such photo needs"):
+        load_params(_with(tmp_path, data={"max_file_mb": too_many_mb}))
+    pixels = machine_memory() // 6 + 1
+    with pytest.raises(ParamsError, match=rf"data.max_pixels {pixels} are too large"):
+        load_params(_with(tmp_path, data={"max_pixels": pixels}))

@@ -268,6 +268,14 @@ def _check_memory(params: Params) -> None:
            f"train.hidden_size {hidden} is too large for data.image_size {size}: the weights "
            f"W1 ({hidden} x {n_x}) need {format_bytes(weights)} while training, more than "
            f"this machine's {format_bytes(memory)} of memory")
+    d = params.data
+    # Ingest holds a file's bytes (at most max_file_mb) and its decoded pixels (at most
+    # max_pixels, up to 16-bit colour: 6 bytes each) at once.
+    one_file = d.max_file_mb * (1 << 20) + 6 * d.max_pixels
+    _check(one_file <= memory,
+           f"data.max_file_mb {d.max_file_mb} and data.max_pixels {d.max_pixels} are too large: "
+           f"one such photo needs {format_bytes(one_file)} to read and decode, more than this "
+           f"machine's {format_bytes(memory)} of memory")
 
 
 SECTIONS = {f.name: f.type for f in fields(Params)}
