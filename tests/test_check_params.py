@@ -95,7 +95,11 @@ def wait_until_training(work: Repo, proc: subprocess.Popen) -> None:
     while (work.root / "models/model.npz").exists() or (work.root / "metrics/train.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    time.sleep(1.0)  # well inside the stage: it imports, loads and starts iterating
+    # Well inside the stage: it has imported, loaded the arrays and recorded an iteration
+    # (a fixed wait is not enough on a busy machine, where imports alone can take seconds).
+    while not (work.root / "metrics/live/metrics.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
     assert proc.poll() is None
 
 
