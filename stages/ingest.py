@@ -1,10 +1,8 @@
 """Stage ingest: photos -> labelled uint8 image stacks and a manifest (params: data)."""
-import numpy as np
-
 from catdog.cli import run_stage
 from catdog.dataset import IngestError, ingest, summary
 from catdog.params import load_params
-from catdog.storage import save_npz, write_csv
+from catdog.storage import save_npz, text_arrays, write_csv
 
 INTERIM = "data/interim"
 MANIFEST = f"{INTERIM}/manifest.csv"
@@ -21,7 +19,7 @@ def main() -> None:
         raise
     for name, split in splits.items():
         save_npz(f"{INTERIM}/{name}.npz", images=split.images, labels=split.labels,
-                 paths=np.array(split.paths, dtype=str))
+                 **text_arrays("paths", split.paths))
     write_csv(MANIFEST, manifest)
     print(summary(manifest))
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from catdog.cli import run_stage
+from catdog.dataset import archive_limits
 from catdog.images import MB, Limits
 from catdog.model import load_model
 from catdog.params import load_params
@@ -30,7 +31,8 @@ def main() -> None:
                            f"or archive of photos to classify)")
     model = load_model("models/model.npz")
     result = classify(model, [photos], evaluate.threshold, evaluate.flip_average, data.workers,
-                      Limits(data.max_file_mb * MB, data.max_pixels), data.fast_decode)
+                      Limits(data.max_file_mb * MB, data.max_pixels), data.fast_decode,
+                      bounds=archive_limits(data))
     for line in report(result):
         print(line)
     written = [PREDICTIONS]

@@ -53,7 +53,8 @@ def data_params(train_dir: Path | str, test_dir: Path | str = "", **changes) -> 
     """No test_dir: split train_dir."""
     values = dict(train_dir=str(train_dir), test_dir=str(test_dir or train_dir), test_fraction=0.2,
                   split_seed=0, image_size=16, workers=2, fast_decode=False, max_file_mb=100,
-                  max_pixels=100_000_000)
+                  max_pixels=100_000_000, max_archive_gb=20, max_header_kb=1024,
+                  max_member_seconds=60)
     values.update(changes)
     return DataParams(**values)
 

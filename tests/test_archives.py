@@ -14,6 +14,7 @@ import pytest
 from conftest import data_params, write_photo
 from catdog.archives import ArchiveError, unsafe_name
 from catdog.dataset import IngestError, ingest
+from catdog.params import ParamsError
 from catdog.storage import save_npz
 
 KINDS = ["zip", "tar", "tar.gz"]
@@ -253,7 +254,7 @@ def test_a_truncated_tar_is_named_in_one_error(tmp_path, folder, kind):
 
 def test_a_file_that_is_not_an_archive_is_named(tmp_path, folder):
     photo = folder / "cat.0.jpg"
-    with pytest.raises(IngestError, match=r"data.train_dir: '.*cat\.0\.jpg' is a file, not a folder or a \.zip"):
+    with pytest.raises(ParamsError, match=r"data.train_dir: '.*cat\.0\.jpg' is a file, not a folder or a \.zip"):
         ingest(data_params(photo), progress=False)
 
 

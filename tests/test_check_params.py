@@ -36,6 +36,13 @@ def edit(repo: Repo, pattern: str, new: str) -> None:
     ("  hidden_size: .*", "  hidden_size: 1000000000\n", "train.hidden_size 1000000000 is too large"),
     ("  out_dir: .*", "  out_dir: data/raw/mine\n",
      "demo.out_dir: data/raw/mine is a folder not written by this pipeline"),
+    ("  train_dir: .*", "  train_dir: data/raw/nowhere\n",
+     "data.train_dir: 'data/raw/nowhere' does not exist"),
+    ("  test_dir: .*", "  test_dir: data/raw/mine/cat.1.jpg\n",
+     "data.test_dir: 'data/raw/mine/cat.1.jpg' is a file, not a folder or a .zip"),
+    ("  train_dir: .*", "  train_dir: /proc\n", "data.train_dir: '/proc' is in the system tree /proc"),
+    ("  validation_fraction: .*", "  validation_fraction: 0.999\n",
+     "train.validation_fraction must be in [0, 0.5], got 0.999"),
 ])
 def test_a_params_mistake_stops_dvc_repro_before_any_output_is_touched(repo, tmp_path, old, new, message):
     work = repo.copy(tmp_path / "bad")

@@ -24,7 +24,8 @@ def test_the_demo_folder_carries_its_mark_and_is_replaced_on_the_next_run(tmp_pa
 
 @pytest.mark.parametrize("out_dir", [".", "src", "stages"])
 def test_the_stage_run_by_hand_refuses_the_project_or_any_folder_it_did_not_write(tmp_path, out_dir):
-    repo = Repo.create(tmp_path / "project", demo={"out_dir": out_dir, "n_images": 4})
+    repo = Repo.create(tmp_path / "project", demo={"out_dir": out_dir, "n_images": 4},
+                       data={"train_dir": out_dir, "test_dir": out_dir})
     before = repo.digest(".git/HEAD", "dvc.yaml", "src", "stages")
     proc = repo.run("python", "stages/demo.py", check=False)
     assert proc.returncode == 1

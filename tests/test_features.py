@@ -75,3 +75,16 @@ def test_old_float_arrays_are_refused_naming_the_file(tmp_path, stack):
     save_npz(tmp_path / "bare.npz", X=X, Y=Y)
     with pytest.raises(FeaturesError, match=r"bare\.npz: not a featurized split"):
         read_features(tmp_path / "bare.npz")
+
+
+def test_one_long_path_costs_only_its_own_length(tmp_path):
+    images = np.zeros((1000, 4, 4, 3), dtype=np.uint8)
+    labels = np.arange(1000) % 2
+    short = [f"photos/cat.{i}.jpg" for i in range(1000)]
+    odd = ["a" * 100_000 + ".jpg", "ü/dog\n\t.jpg", "bad\udcff.jpg"]  # long, non-ASCII, escaped
+    save_features(tmp_path / "short.npz", images, labels, short)
+    save_features(tmp_path / "long.npz", images, labels, odd + short[3:])
+    extra = (tmp_path / "long.npz").stat().st_size - (tmp_path / "short.npz").stat().st_size
+    assert extra < 100_000 + 1000  # a fixed-width array would add 400 MB
+    assert read_features(tmp_path / "long.npz").paths == odd + short[3:]
+    assert read_features(tmp_path / "short.npz").paths == short

@@ -108,3 +108,23 @@ def test_exp_show_reports_the_step_of_a_running_experiment(repo, tmp_path):
     # Two different steps seen while it ran, both short of the end: progress, not a final result.
     assert all(0 <= s < iterations - 1 for s in seen)
     assert seen == sorted(seen)
+
+
+def test_a_kill_never_leaves_the_progress_file_empty(tmp_path):
+    """A writer killed with SIGKILL at 10 moments: the file is always whole JSON."""
+    script = ("import sys\nfrom catdog.live import Progress\nprogress = Progress('live')\n"
+              "print('ready', flush=True)\n"
+              "for i in range(10**9):\n    progress(i, {'cost': 1.0 / (i + 1), 'train_accuracy': 0.5})\n")
+    seen = 0
+    for attempt in range(10):
+        proc = subprocess.Popen([str(BIN / "python"), "-c", script], cwd=tmp_path,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(0.02 + 0.03 * attempt)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        text = (tmp_path / "live/metrics.json").read_text()
+        assert text.endswith("}\n"), f"attempt {attempt}: {text!r}"
+        seen = max(seen, json.loads(text)["step"])
+    assert seen > 0

@@ -1,10 +1,12 @@
+import math
+import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from catdog.params import ParamsError, load_params, require_folders
+from catdog.params import ParamsError, load_params
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -52,10 +54,38 @@ def test_a_missing_key_is_named(tmp_path):
         load_params(tmp_path / "params.yaml")
 
 
-def test_a_missing_folder_is_named(tmp_path):
-    params = load_params(write_params(tmp_path, "data", "train_dir", str(tmp_path / "nowhere")))
-    with pytest.raises(ParamsError, match="data.train_dir: folder .*nowhere.* does not exist"):
-        require_folders(params.data)
+@pytest.mark.parametrize("make,words", [
+    (lambda t: t / "nowhere", r"data.train_dir: '.*nowhere' does not exist; name a folder"),
+    (lambda t: _file(t / "cat.1.jpg"), r"data.train_dir: '.*cat.1.jpg' is a file, not a folder or a .zip"),
+    (lambda t: _fifo(t / "photos.zip"), r"data.train_dir: '.*photos.zip' is not a regular file"),
+    (lambda t: "/proc", r"data.train_dir: '/proc' is in the system tree /proc"),
+    (lambda t: "/sys/kernel", r"data.train_dir: '/sys/kernel' is in the system tree /sys"),
+    (lambda t: "/dev", r"data.train_dir: '/dev' is in the system tree /dev"),
+    (lambda t: "/", r"data.train_dir: '/' is in the system tree /"),
+])
+def test_a_photo_path_that_is_not_a_folder_or_archive_is_refused_naming_the_key(tmp_path, make, words):
+    where = str(make(tmp_path))
+    path = _with(tmp_path, data={"train_dir": where, "test_dir": where})
+    with pytest.raises(ParamsError, match=words):
+        load_params(path)
+
+
+def _file(path: Path) -> Path:
+    path.write_bytes(b"a photo")
+    return path
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def test_the_demo_folder_may_be_absent_until_its_stage_draws_it(tmp_path):
+    path = write_params(tmp_path, "demo", "out_dir", str(tmp_path / "demo"))
+    raw = yaml.safe_load(path.read_text())
+    raw["data"].update(train_dir=str(tmp_path / "demo"), test_dir=str(tmp_path / "demo"))
+    path.write_text(yaml.safe_dump(raw))
+    assert load_params(path).data.train_dir == str(tmp_path / "demo")
 
 
 def test_missing_params_file_is_reported(tmp_path):
@@ -136,3 +166,71 @@ def test_unknown_sections_and_duplicate_keys_are_refused_in_one_line(tmp_path):
     with pytest.raises(ParamsError) as failure:
         load_params(path)
     assert "not valid YAML" in str(failure.value) and "\n" not in str(failure.value)
+
+
+def _with(tmp_path: Path, **sections: dict) -> Path:
+    raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    for section, values in sections.items():
+        raw[section].update(values)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_an_image_size_whose_photos_cannot_all_fit_is_refused(tmp_path):
+    from catdog.memory import machine_memory
+
+    # Each photo alone fits; the 1000 demo photos together do not.
+    size = math.isqrt(machine_memory() // 3000) + 1
+    demo = {"out_dir": str(tmp_path / "demo"), "n_images": 1000}
+    data = {"train_dir": demo["out_dir"], "test_dir": demo["out_dir"], "image_size": size,
+            "max_pixels": size * size}
+    with pytest.raises(ParamsError, match=rf"data.image_size {size} is too large for the 1000 "
+                                          r"photos of data.train_dir: .* more than this machine"):
+        load_params(_with(tmp_path, demo=demo, data=data))
+    demo["n_images"] = 100  # a tenth of them fit
+    assert load_params(_with(tmp_path, demo=demo, data=data)).data.image_size == size
+
+
+def test_a_folder_is_counted_by_its_labelled_photo_names(tmp_path):
+    from catdog.memory import machine_memory
+
+    folder = tmp_path / "photos"
+    (folder / "cats").mkdir(parents=True)
+    for i in range(40):
+        (folder / "cats" / f"{i}.jpg").write_bytes(b"")
+        (folder / f"dog.{i}.png").write_bytes(b"")
+        (folder / f"notes.{i}.txt").write_bytes(b"")
+    size = math.isqrt(machine_memory() // (3 * 80)) + 1
+    data = {"train_dir": str(folder), "test_dir": str(folder), "image_size": size,
+            "max_pixels": size * size}
+    with pytest.raises(ParamsError, match=rf"too large for the 80 photos"):
+        load_params(_with(tmp_path, data=data, train={"hidden_size": 1}))
+
+
+@pytest.mark.parametrize("fraction,words", [
+    (0.999, r"train.validation_fraction must be in \[0, 0.5\], got 0.999"),
+    # 40 demo photos, 8 kept for testing: 16 of each class train, and 1% of 16 rounds to 0.
+    (0.01, r"train.validation_fraction 0.01 holds out no photo of the 32 training photos "
+           r"\(16 cats, 16 dogs\)"),
+])
+def test_a_validation_split_that_leaves_a_set_empty_is_refused(tmp_path, fraction, words):
+    demo = {"out_dir": str(tmp_path / "demo"), "n_images": 40}
+    data = {"train_dir": demo["out_dir"], "test_dir": demo["out_dir"]}
+    path = _with(tmp_path, demo=demo, data=data, train={"validation_fraction": fraction})
+    with pytest.raises(ParamsError, match=words):
+        load_params(path)
+    path = _with(tmp_path, demo=demo, data=data, train={"validation_fraction": 0.05})
+    assert load_params(path).train.validation_fraction == 0.05
+
+
+def test_file_and_pixel_bounds_that_cannot_fit_are_refused(tmp_path):
+    from catdog.memory import machine_memory
+
+    too_many_mb = machine_memory() // (1 << 20) + 1
+    with pytest.raises(ParamsError, match=rf"data.max_file_mb {too_many_mb} and data.max_pixels "
+                                          r"100000000 are too large: one such photo needs"):
+        load_params(_with(tmp_path, data={"max_file_mb": too_many_mb}))
+    pixels = machine_memory() // 6 + 1
+    with pytest.raises(ParamsError, match=rf"data.max_pixels {pixels} are too large"):
+        load_params(_with(tmp_path, data={"max_pixels": pixels}))

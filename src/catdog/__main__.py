@@ -8,8 +8,10 @@ from catdog.cli import run_command
 from catdog.lockcheck import main as check_lock_main
 from catdog.plots import main as plots_main
 from catdog.predict import main as predict_main
+from catdog.rebuild import main as rebuild_main
 
-COMMANDS = {"predict": predict_main, "plots": plots_main, "check-lock": check_lock_main}
+COMMANDS = {"predict": predict_main, "plots": plots_main, "check-lock": check_lock_main,
+            "rebuild": rebuild_main}
 USAGE = """usage: python -m catdog COMMAND [ARGS...]   (or, installed: catdog COMMAND [ARGS...])
 
 commands:
@@ -21,6 +23,8 @@ commands:
   check-lock --current | --reproduced
                  before dvc repro: dvc.lock is up to date with code and params; after it:
                  dvc.lock and metrics/ equal the committed ones (CI's reproducibility check)
+  rebuild FILE...
+                 remake pipeline outputs whose bytes were damaged (and their cache copies)
 
 `catdog predict --help` describes a command's options."""
 

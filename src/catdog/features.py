@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catdog.errors import CatdogError
-from catdog.storage import save_npz
+from catdog.storage import DAMAGE, damaged, save_npz, text_arrays, texts_from
 
 PIXEL_MAX = 255
 PIXEL_SCALE = 1 / PIXEL_MAX
@@ -107,15 +107,24 @@ class Features:
 
 
 def save_features(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
-                  paths: np.ndarray) -> None:
+                  paths: list[str]) -> None:
     """Write one split: X (n_x, m) uint8 with its scale, Y (1, m), image size and paths.
     X is a view of `images` written as it lies in memory, so no second copy is made."""
     save_npz(path, X=pixel_columns(images), scale=np.array(PIXEL_SCALE), Y=label_row(labels),
-             image_size=np.array(images.shape[1]), paths=np.asarray(paths, dtype=str))
+             image_size=np.array(images.shape[1]), **text_arrays("paths", list(paths)))
 
 
 def read_features(path: str | os.PathLike) -> Features:
     """Read one split written by `save_features`. Peak memory: the uint8 pixels."""
+    try:
+        return _read_features(path)
+    except FeaturesError:
+        raise
+    except DAMAGE as exc:
+        raise damaged(path, exc) from None
+
+
+def _read_features(path: str | os.PathLike) -> Features:
     with np.load(path, allow_pickle=False) as data:
         missing = {"X", "Y", "scale", "image_size", "paths"} - set(data.files)
         if missing:
@@ -125,7 +134,7 @@ def read_features(path: str | os.PathLike) -> Features:
         if X.dtype != np.uint8 or X.ndim != 2 or scale != PIXEL_SCALE:
             raise FeaturesError(f"{path}: X must be (n_x, m) uint8 pixels with scale 1/255, got "
                                 f"{X.dtype} {X.shape} with scale {scale}; rerun `dvc repro`")
-        return Features(X, data["Y"], int(data["image_size"]), data["paths"].tolist(), scale)
+        return Features(X, data["Y"], int(data["image_size"]), texts_from(data, "paths"), scale)
 
 
 def load_split(path: str | os.PathLike) -> tuple[Examples, np.ndarray, int]:

@@ -3,9 +3,13 @@ VS Code extension show the latest recorded iteration, and as a line every few se
 log that is not a terminal (DVC and CI run stages that way, where a progress bar stays silent)."""
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from typing import Callable, TextIO
+
+from catdog.storage import write_text
 
 PROGRESS_DIR = "metrics/live"
 # The summary's keys while a run goes: "progress/cost" is the latest recorded value, never to be
@@ -29,18 +33,50 @@ class Progress:
         # dvc.yaml declares the file, and `dvc exp run` records the experiment: DVCLive is
         # asked for neither its own dvc.yaml, nor a report, nor to save an experiment.
         self.live = Live(directory, save_dvc_exp=False, dvcyaml=None, report=None)
+        self.step: int | None = None  # the latest recorded iteration
 
     def __call__(self, iteration: int, values: dict[str, float]) -> None:
-        self.live.step = iteration
+        self.live.step = self.step = iteration
         for name, value in values.items():
             # The curves are plotted from the stage's CSV files; here only the latest value.
             self.live.log_metric(PREFIX + name, value, plot=False)
-        self.live.make_summary()
+        self._write_summary(final=False)
 
     def finish(self) -> None:
         """The run is over: drop the latest values, keep the step reached."""
         self.live.summary = {}
-        self.live.make_summary()
+        self._write_summary(final=True)
+
+    def _write_summary(self, final: bool) -> None:
+        # DVCLive's `make_summary` truncates the file before writing it: a run killed in
+        # between would leave it empty (and `dvc exp show` shows "!"). The file is made, and
+        # given its final bytes, by a rename instead. In between, while records come many
+        # times a second, it is overwritten in place: a rename's temporary file would be left
+        # behind by a kill (a new output in metrics/ that no checkout removes).
+        from dvclive.plots import NumpyEncoder
+
+        if self.step is not None:
+            self.live.summary["step"] = self.step
+        text = json.dumps(self.live.summary, indent=4, cls=NumpyEncoder) + "\n"
+        path = self.live.metrics_file
+        if final or not os.path.isfile(path):
+            write_text(path, text, durable=False)
+        else:
+            _overwrite_json(path, text.encode("utf-8"))
+
+
+def _overwrite_json(path: str, data: bytes) -> None:
+    """Write JSON text `data` over the file's start in one write, which a kill cannot split
+    (it is far smaller than a page). The file never shrinks: spaces before the closing brace,
+    which JSON ignores, fill it to its length, so no byte of the old text is left after it."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if len(data) < size:
+            data = data[:-2] + b" " * (size - len(data)) + data[-2:]
+        os.pwrite(fd, data, 0)
+    finally:
+        os.close(fd)
 
 
 class Heartbeat:

@@ -22,7 +22,7 @@ from catdog.memory import format_bytes, machine_memory
 from catdog.network import Parameters
 from catdog.parallel import Workers, blas_threads
 from catdog.scaling import InputScaling, scaling_from_arrays
-from catdog.storage import save_npz
+from catdog.storage import DAMAGE, damaged, save_npz
 
 PARAMETER_NAMES = ("W1", "b1", "W2", "b2")
 # Every array a model file may hold that is used; anything else in the file is never read.
@@ -104,6 +104,8 @@ def load_model(path: str | os.PathLike) -> Model:
     except ModelError:
         raise
     except Exception as exc:  # zip, npy-header and pickle refusals all mean: not a model file
+        if isinstance(exc, DAMAGE):  # bytes changed or cut short: say how to rebuild it
+            exc = damaged(path, exc)
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"{path}: not a readable catdog model file ({reason})") from None
     try:

@@ -19,6 +19,7 @@ from typing import Any
 from ruamel.yaml import YAML, YAMLError
 
 from catdog.errors import CatdogError
+from catdog.images import IMAGE_SUFFIXES, LABEL_NAMES, label_from_path
 from catdog.memory import format_bytes, machine_memory
 
 DTYPES = ("float32", "float64")
@@ -29,6 +30,14 @@ INITS = ("tutorial", "xavier")                   # see catdog.network
 SCALINGS = ("divide", "standardize")             # see catdog.scaling
 ARITHMETICS = ("auto", "exact", "fast")          # see catdog.forward
 SEED_MAX = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32)
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")  # what data.*_dir may name besides a folder
+# Trees whose files are not photos and may never end (/proc/kmsg) or block (/dev/tty):
+# reading, or DVC hashing, a path inside them would hang.
+SYSTEM_TREES = ("/proc", "/sys", "/dev")
+
+
+def is_archive_name(path: str | os.PathLike) -> bool:
+    return os.fspath(path).lower().endswith(ARCHIVE_SUFFIXES)
 
 
 class ParamsError(CatdogError, ValueError):
@@ -57,6 +66,9 @@ class DataParams:
     fast_decode: bool  # let the JPEG decoder scale down first: faster, slightly other pixels
     max_file_mb: int   # larger files and archive members are skipped unread
     max_pixels: int    # images whose header declares more pixels are skipped undecoded
+    max_archive_gb: float      # bytes decompressed from one archive, at most
+    max_header_kb: int         # body of one tar long-name or PAX header, at most
+    max_member_seconds: float  # time decompressing one archive member, at most
 
     @property
     def split_train(self) -> bool:
@@ -122,8 +134,9 @@ def check_train(t: TrainParams) -> None:
     _check(t.weight_decay >= 0, f"train.weight_decay must be 0 or more, got {t.weight_decay}")
     _check(0 <= t.augment_shift <= 8,
            f"train.augment_shift must be in 0 .. 8 (pixels), got {t.augment_shift}")
-    _check(0 <= t.validation_fraction < 1,
-           f"train.validation_fraction must be in [0, 1), got {t.validation_fraction}")
+    # At most half: each class then keeps at least one training photo whatever its count.
+    _check(0 <= t.validation_fraction <= 0.5,
+           f"train.validation_fraction must be in [0, 0.5], got {t.validation_fraction}")
     _check(t.arithmetic in ARITHMETICS,
            f"train.arithmetic must be one of {', '.join(ARITHMETICS)}, got {t.arithmetic!r}")
     _check(t.patience >= 0,
@@ -211,11 +224,12 @@ def _check_seed(key: str, seed: int) -> None:
 
 
 def validate(params: Params) -> Params:
-    """Range checks; folders are checked by `require_folders` when they are about to be read."""
+    """Range checks, and the photo paths (`require_folders`); `check_data` looks inside them."""
     d, t, e, g = params.data, params.train, params.evaluate, params.demo
     _check(d.train_dir != "", "data.train_dir must name a folder or archive of photos")
     _check(d.test_dir != "", "data.test_dir must name a folder or archive of test photos, or "
                              "the same path as data.train_dir to keep a share of it for testing")
+    require_folders(d, g.out_dir)
     # A test set left at the demo photos after train_dir moved to real ones would silently
     # score real training on cartoons. (A train_dir that does not exist is reported first.)
     _check(not (d.test_dir == g.out_dir and not d.split_train and Path(d.train_dir).exists()),
@@ -223,6 +237,10 @@ def validate(params: Params) -> Params:
            f"data.train_dir is {d.train_dir!r}: set data.test_dir to your test photos, or to "
            f"{d.train_dir!r} to keep a share of them for testing")
     _check(d.max_file_mb >= 1, f"data.max_file_mb must be at least 1, got {d.max_file_mb}")
+    _check(d.max_archive_gb > 0, f"data.max_archive_gb must be greater than 0, got {d.max_archive_gb}")
+    _check(d.max_header_kb >= 1, f"data.max_header_kb must be at least 1, got {d.max_header_kb}")
+    _check(d.max_member_seconds > 0,
+           f"data.max_member_seconds must be greater than 0, got {d.max_member_seconds}")
     _check(d.max_pixels >= d.image_size ** 2,
            f"data.max_pixels must be at least data.image_size squared, got {d.max_pixels}")
     _check(0.0 < d.test_fraction < 1.0,
@@ -265,6 +283,14 @@ def _check_memory(params: Params) -> None:
            f"train.hidden_size {hidden} is too large for data.image_size {size}: the weights "
            f"W1 ({hidden} x {n_x}) need {format_bytes(weights)} while training, more than "
            f"this machine's {format_bytes(memory)} of memory")
+    d = params.data
+    # Ingest holds a file's bytes (at most max_file_mb) and its decoded pixels (at most
+    # max_pixels, up to 16-bit colour: 6 bytes each) at once.
+    one_file = d.max_file_mb * (1 << 20) + 6 * d.max_pixels
+    _check(one_file <= memory,
+           f"data.max_file_mb {d.max_file_mb} and data.max_pixels {d.max_pixels} are too large: "
+           f"one such photo needs {format_bytes(one_file)} to read and decode, more than this "
+           f"machine's {format_bytes(memory)} of memory")
 
 
 SECTIONS = {f.name: f.type for f in fields(Params)}
@@ -296,18 +322,106 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     if unknown:
         raise ParamsError(f"{path}: unknown section(s) {', '.join(unknown)}; "
                           f"allowed: {', '.join(SECTIONS)}")
-    return validate(Params(
+    params = validate(Params(
         demo=_section(raw, "demo", DemoParams),
         data=_section(raw, "data", DataParams),
         train=_section(raw, "train", TrainParams),
         evaluate=_section(raw, "evaluate", EvaluateParams),
         predict=_section(raw, "predict", PredictParams),
     ))
+    check_data(params)
+    return params
 
 
-def require_folders(data: DataParams) -> None:
-    """Fail naming the key when a configured photo folder or archive does not exist."""
+def _system_tree(path: str) -> str | None:
+    """The system tree that `path` is, holds or lies in, if any."""
+    real = os.path.realpath(path)
+    if real == os.sep:
+        return "/ (it holds /proc, /sys and /dev)"
+    for tree in SYSTEM_TREES:
+        if real == tree or real.startswith(tree + os.sep):
+            return tree
+    return None
+
+
+def require_folders(data: DataParams, drawn: str = "") -> None:
+    """Fail naming the key unless each photo path is a folder or a supported archive outside
+    the system trees. `drawn`, the demo folder, may be absent: its stage draws it."""
     for key in ("train_dir", "test_dir"):
-        folder = getattr(data, key)
-        if folder and not os.path.exists(folder):
-            raise ParamsError(f"data.{key}: folder or archive {folder!r} does not exist")
+        path = getattr(data, key)
+        tree = _system_tree(path)
+        if tree:
+            raise ParamsError(f"data.{key}: {path!r} is in the system tree {tree}, whose files "
+                              f"are not photos (reading them may never end); name a folder or "
+                              f"archive of photos")
+        if os.path.isdir(path) or (drawn and os.path.normpath(path) == os.path.normpath(drawn)
+                                   and not os.path.lexists(path)):
+            continue
+        if not os.path.lexists(path):
+            raise ParamsError(f"data.{key}: {path!r} does not exist; name a folder of photos or "
+                              f"a {', '.join(ARCHIVE_SUFFIXES)} archive")
+        if not is_archive_name(path):
+            raise ParamsError(f"data.{key}: {path!r} is a file, not a folder or a "
+                              f"{', '.join(ARCHIVE_SUFFIXES)} archive of photos")
+        if not os.path.isfile(path):
+            raise ParamsError(f"data.{key}: {path!r} is not a regular file (a device, FIFO or "
+                              f"broken link); name a folder or archive of photos")
+
+
+def class_counts(path: str, demo: DemoParams) -> tuple[int, int] | None:
+    """(cats, dogs) named like labelled photos under a folder or in a zip, or drawn as the
+    demo; None for a tar, whose names cannot be listed without decompressing it. The
+    photos ingest will keep are at most these (some may turn out unreadable)."""
+    if os.path.normpath(path) == os.path.normpath(demo.out_dir) and not os.path.isdir(path):
+        return (demo.n_images + 1) // 2, demo.n_images // 2
+    if os.path.isdir(path):
+        names = (os.path.join(root, f) for root, _, files in os.walk(path) for f in files)
+    elif path.lower().endswith(".zip"):
+        import zipfile
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return None  # ingest reports it, naming the file
+    else:
+        return None
+    counts = [0, 0]
+    for name in names:
+        if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
+            label = label_from_path(name)
+            if label is not None:
+                counts[label] += 1
+    return counts[0], counts[1]
+
+
+def _held_out(n: int, fraction: float) -> int:
+    """Photos of one class kept for testing by a split (as `dataset.stratified_test_mask`)."""
+    return min(max(1, int(round(fraction * n))), n - 1) if n >= 2 else 0
+
+
+def check_data(params: Params) -> None:
+    """Checks that need to look at the photos' names: their pixels fit in memory, and the
+    validation split leaves photos in each set."""
+    d, t = params.data, params.train
+    counts = class_counts(d.train_dir, params.demo)
+    if counts is None:
+        return
+    photo = 3 * d.image_size ** 2
+    total = sum(counts)
+    if not d.split_train:
+        test = class_counts(d.test_dir, params.demo)
+        total += sum(test or (0, 0))
+    # Ingest holds every decoded photo as uint8 pixels; so do featurize and train.
+    _check(total * photo <= machine_memory(),
+           f"data.image_size {d.image_size} is too large for the {total} photos of data.train_dir"
+           f"{'' if d.split_train else ' and data.test_dir'}: their pixels need "
+           f"{format_bytes(total * photo)}, more than this machine's "
+           f"{format_bytes(machine_memory())} of memory")
+    if t.validation_fraction == 0:
+        return
+    training = [n - (_held_out(n, d.test_fraction) if d.split_train else 0) for n in counts]
+    validation = sum(int(round(t.validation_fraction * n)) for n in training)
+    _check(validation > 0,
+           f"train.validation_fraction {t.validation_fraction} holds out no photo of the "
+           f"{sum(training)} training photos ({', '.join(f'{n} {name}s' for n, name in zip(training, LABEL_NAMES))}): "
+           f"raise it, or set 0 for no validation set")

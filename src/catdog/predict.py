@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from catdog.archives import Archive, member_path
+from catdog.archives import Archive, ArchiveLimits, member_path
 from catdog.dataset import CHUNK, NOT_AN_IMAGE, _Entry, decode_batches, find_entries
 from catdog.errors import CatdogError
 from catdog.images import DEFAULT_LIMITS, IMAGE_SUFFIXES, Limits
@@ -78,17 +78,18 @@ def _name(entry: _Entry) -> str:
 def classify(model: Model, sources: list[str], threshold: float = DEFAULT_THRESHOLD,
              flip_average: bool = False, workers: int = 0, limits: Limits = DEFAULT_LIMITS,
              fast_decode: bool = False, progress: bool = True,
-             require_ids: bool = False) -> Predictions:
+             require_ids: bool = False, bounds: ArchiveLimits | None = None) -> Predictions:
     """Probability of dog for each photo in `sources` (files, folders, archives).
 
     With `require_ids`, every photo's name must be a number (`123.jpg`), checked before any
-    photo is decoded (see `submission_ids`).
+    photo is decoded (see `submission_ids`). `bounds` limit the work an archive may cause
+    (by default those of `limits` and the data.max_* params' defaults).
     """
     archives: list[Archive] = []
     try:
         # Each entry's "split" is the source it was found in, as shown.
         entries = find_entries([(printable(s), s, printable(s)) for s in sources], limits,
-                               archives, labelled=False, files=True)
+                               archives, labelled=False, files=True, bounds=bounds)
         if require_ids:
             submission_ids([_name(e) for e in entries if not e.reason],
                            [_shown(e, archives) for e in entries if not e.reason])

@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,8 +32,9 @@ def _cannot_write(path: Path, exc: OSError) -> StorageError:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it to `path`, else delete it."""
+def atomic_path(path: str | os.PathLike, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it to `path`, else delete it.
+    `durable` flushes it to the disk first, so that it also survives a power cut."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,8 +46,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         try:
             yield tmp
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            if durable:
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
             # mkstemp creates files readable by the owner only; outputs get the usual mode.
             os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, path)
@@ -110,13 +114,13 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+def write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> None:
+    with atomic_path(path, durable) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+def write_text(path: str | os.PathLike, text: str, durable: bool = True) -> None:
+    write_bytes(path, text.encode("utf-8"), durable)
 
 
 def _plain(value: Any) -> Any:
@@ -136,14 +140,56 @@ def write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     write_text(path, frame.to_csv(index=False, lineterminator="\n"))
 
 
+ZIP64_FROM = 1 << 31  # entries this large need ZIP64 headers
+
+
 def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Write arrays uncompressed; NumPy stamps zip entries with a fixed date, so equal
-    arrays give byte-identical files."""
+    """Write arrays uncompressed in NumPy's .npz layout, so that equal arrays give
+    byte-identical files on every machine: entries carry a fixed date, and ZIP64 headers only
+    when an entry needs them (`np.savez` forces them, and Python versions before 3.11.4 write
+    them with another "version needed to extract", which changes the file's hash)."""
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, value in arrays.items():
+                value = np.asanyarray(value)
+                big = value.nbytes + 4096 >= ZIP64_FROM
+                with archive.open(f"{name}.npy", "w", force_zip64=big) as entry:
+                    np.lib.format.write_array(entry, value, allow_pickle=False)
+
+
+# What NumPy raises for a .npz file whose bytes were changed or cut short.
+DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, ValueError)
+
+
+def damaged(path: str | os.PathLike, exc: BaseException) -> StorageError:
+    """One line naming a file whose bytes are not what was written, and how to rebuild it."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return StorageError(f"{path} is damaged ({reason}); rebuild it with "
+                        f"`python -m catdog rebuild {path}`")
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except DAMAGE as exc:
+        raise damaged(path, exc) from None
+
+
+def text_arrays(name: str, texts: list[str]) -> dict[str, np.ndarray]:
+    """Strings as two arrays for `save_npz`: `name`, their UTF-8 bytes one after another, and
+    `name_ends`, where each ends. A fixed-width string array would pad every string to the
+    longest, so that one long name would cost its length for every photo."""
+    encoded = [t.encode("utf-8", "surrogateescape") for t in texts]
+    return {name: np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            f"{name}_ends": np.cumsum([len(e) for e in encoded], dtype=np.int64)}
+
+
+def texts_from(arrays: dict[str, np.ndarray] | Any, name: str) -> list[str]:
+    """The strings `text_arrays(name, ...)` stored (or a string array written before it)."""
+    data = arrays[name]
+    if data.dtype.kind == "U":
+        return data.tolist()
+    raw, ends = data.tobytes(), arrays[f"{name}_ends"].tolist()
+    return [raw[start:end].decode("utf-8", "surrogateescape")
+            for start, end in zip([0, *ends[:-1]], ends)]
