@@ -20,7 +20,7 @@ KINDS := $(sort $(foreach r,$(REMOTE),$(call remote_kind,$(r))))
 UNKNOWN_KINDS := $(filter-out local s3 http https $(PLUGIN_KINDS),$(KINDS))
 PLUGIN_STAMPS := $(foreach k,$(filter $(PLUGIN_KINDS),$(KINDS)),$(VENV)/.installed-$(k))
 
-.PHONY: help install check-remote repro test sweep plots photos bench clean-venv
+.PHONY: help install check-remote repro test sweep cross-check plots photos bench clean-venv
 
 help: ## List the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -50,6 +50,10 @@ test: $(STAMP) ## Run the whole test suite
 # For example: make sweep ARGS="--part 1/2 -S train.hidden_size=5,10,20 -S train.learning_rate=0.01,0.1"
 sweep: $(STAMP) ## Run this machine's part of a grid and push it (ARGS: see scripts/sweep.sh)
 	$(RUN) scripts/sweep.sh $(ARGS)
+
+# For example: make cross-check ARGS="--x86 Nehalem --iterations 200" (see scripts/cross_check.sh --help)
+cross-check: $(STAMP) ## Compare the stage outputs on emulated aarch64 with this machine (ARGS: see scripts/cross_check.sh --help)
+	scripts/cross_check.sh $(ARGS)
 
 plots: $(STAMP) ## Write dvc_plots/: the plots as a page that needs no network, and as SVG images
 	$(RUN) python -m catdog plots

@@ -125,7 +125,10 @@ EOF
 # <cache>/site-<hash>: the aarch64 wheels of the exact versions the stages import here.
 setup_site() {
     local wanted hash
-    wanted=$(cd "$(mktemp -d)" && git init -q . && PYTHONPATH=$copy/src "$venv_python" \
+    mkdir "$work/scratch"
+    wanted=$(cd "$work/scratch" && git init -q . \
+        && git -c user.name=cross-check -c user.email=cross-check@invalid commit -q --allow-empty -m scratch \
+        && PYTHONPATH=$copy/src "$venv_python" \
         "$repo/scripts/cross_check_deps.py" "$copy" 2>/dev/null) \
         || fail "could not list the packages the stages import (is .venv up to date?)"
     hash=$(md5sum <<<"$wanted" | cut -c1-12)
@@ -244,7 +247,10 @@ done
 
 echo "Stage outputs on $(describe) against this machine${iterations:+ (train.iterations=$iterations)}:"
 committed=()
-[[ -n $iterations ]] || committed=(--committed <(git -C "$repo" show HEAD:dvc.lock))
+if [[ -z $iterations ]]; then
+    git -C "$repo" show HEAD:dvc.lock >"$work/committed.lock"
+    committed=(--committed "$work/committed.lock")
+fi
 # shellcheck disable=SC2086  # one word per stage
 "$venv_python" "$repo/scripts/cross_check_compare.py" "$work/host" "$copy" $stages "${committed[@]}" || status=1
 cat "$work/timings.txt"

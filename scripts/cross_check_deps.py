@@ -10,18 +10,24 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import importlib.util
 import sys
+from contextlib import redirect_stdout
 from pathlib import Path
 
 STAGES = ("check_params", "demo", "ingest", "featurize", "train", "evaluate")
 
 
-def main(repo: str) -> None:
+def import_what_stages_use(repo: str) -> None:
     for stage in STAGES:
         spec = importlib.util.spec_from_file_location(f"stage_{stage}", Path(repo, "stages", f"{stage}.py"))
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
     # The train stage records its progress through DVCLive, which loads DVC's repository code.
     from catdog.live import Progress
     Progress()(1, {"cost": 1.0})
+
+
+def main(repo: str) -> None:
+    with redirect_stdout(sys.stderr):  # DVC's messages are not requirements
+        import_what_stages_use(repo)
     providers = metadata.packages_distributions()
     names = {dist for module in list(sys.modules) for dist in providers.get(module.split(".")[0], [])}
     names.discard("catdog")  # the copy's own source goes on PYTHONPATH
