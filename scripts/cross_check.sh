@@ -4,8 +4,8 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: scripts/cross_check.sh [MACHINE] [--iterations N] [--stages "S1 S2 ..."] [--probe]
-                              [--cache DIR] [--keep]
+usage: scripts/cross_check.sh [MACHINE] [--iterations N] [--stages "S1 S2 ..."] [--isolate]
+                              [--probe] [--cache DIR] [--keep]
 
 Runs the pipeline's stage scripts on another kind of machine and compares every stage output,
 byte for byte, with this machine's own `dvc repro` of the same commit (and, for a full run,
@@ -28,8 +28,12 @@ MACHINE (one of):
                    the full demo (4000 iterations) runs and is also compared with dvc.lock.
                    Emulation is about 100 times slower than this machine: see
                    docs/cross-check.md for the time each stage takes.
-  --stages LIST    the stages to run, in order (default: check_params demo ingest featurize
-                   train evaluate; a stage needs the ones before it)
+  --stages LIST    the stages to run on MACHINE, in order (default: check_params demo ingest
+                   featurize train evaluate); the stages left out give it this machine's
+                   outputs, e.g. --stages "train evaluate" trains on this machine's features
+  --isolate        each stage reads this machine's outputs of the stages before it, not the
+                   ones MACHINE made: what differs is that stage's own doing (without it, a
+                   difference carries on down the pipeline, as it would for a user)
   --probe          instead of the pipeline: whether NumPy operations (tanh, exp, log, log1p,
                    sqrt, rint, ldexp, frexp, add.reduce, matmul) give the same bits on MACHINE
                    as here
@@ -49,8 +53,9 @@ say() { echo "cross-check: $*" >&2; }
 
 repo=$(git rev-parse --show-toplevel 2>/dev/null) || fail "run it inside the catdog repository"
 venv_python=$repo/.venv/bin/python
-machine=aarch64 cpu="" kernel="" iterations="" probe=false keep=false
-stages="check_params demo ingest featurize train evaluate"
+machine=aarch64 cpu="" kernel="" iterations="" isolate=false probe=false keep=false
+all_stages="check_params demo ingest featurize train evaluate"
+stages=$all_stages
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/catdog-cross
 while (($#)); do
     case $1 in
@@ -60,7 +65,11 @@ while (($#)); do
         --kernel) (($# >= 2)) || fail "--kernel needs an OpenBLAS core type, e.g. Sandybridge"
                   machine=kernel; kernel=$2; shift 2 ;;
         --iterations) (($# >= 2)) || fail "--iterations needs a number"; iterations=$2; shift 2 ;;
-        --stages) (($# >= 2)) || fail "--stages needs a list"; stages=$2; shift 2 ;;
+        --stages) (($# >= 2)) || fail "--stages needs a list"; stages=$2; shift 2
+                  for stage in $stages; do
+                      [[ " $all_stages " == *" $stage "* ]] || fail "no stage '$stage' (stages: $all_stages)"
+                  done ;;
+        --isolate) isolate=true; shift ;;
         --probe) probe=true; shift ;;
         --cache) (($# >= 2)) || fail "--cache needs a folder"; cache=$2; shift 2 ;;
         --keep) keep=true; shift ;;
@@ -226,12 +235,41 @@ choose_runner
 
 say "host: dvc repro"
 start=$SECONDS
-(cd "$work/host" && PATH="$repo/.venv/bin:$PATH" dvc repro --quiet ${stages:+$stages} >&2) \
+(cd "$work/host" && PATH="$repo/.venv/bin:$PATH" dvc repro --quiet >&2) \
     || fail "dvc repro failed on this machine"
 say "host: $((SECONDS - start)) s"
 
-status=0
+# The outputs the host's dvc.lock records for the given stages, one path a line.
+outs_of() {
+    "$venv_python" -c '
+import sys
+from ruamel.yaml import YAML
+stages = YAML(typ="safe").load(open(sys.argv[1]))["stages"]
+for name in sys.argv[2:]:
+    for out in stages.get(name, {}).get("outs", []):
+        print(out["path"])' "$work/host/dvc.lock" "$@"
+}
+
+# The stages left out: their outputs are this machine's.
+# shellcheck disable=SC2086  # one word per stage
+left_out=$(printf '%s\n' $all_stages | grep -vxF -f <(printf '%s\n' $stages) || true)
+if [[ -n $left_out ]]; then
+    # shellcheck disable=SC2086  # one word per stage
+    while IFS= read -r out; do
+        mkdir -p "$(dirname "$copy/$out")"
+        cp -a "$work/host/$out" "$copy/$out"
+    done < <(outs_of $left_out)
+fi
+
+status=0 done_stages=()
 for stage in $stages; do
+    if $isolate && ((${#done_stages[@]})); then
+        while IFS= read -r out; do
+            rm -rf "${copy:?}/$out"
+            cp -a "$work/host/$out" "$copy/$out"
+        done < <(outs_of "${done_stages[@]}")
+    fi
+    done_stages+=("$stage")
     say "$(describe): $stage"
     start=$SECONDS
     if ! (cd "$copy" && "${runner[@]}" "stages/$stage.py" >"$work/$stage.log" 2>&1); then
@@ -245,7 +283,7 @@ done
 # dvc commit writes the copy's dvc.lock for the outputs that are there (what DVC would record).
 (cd "$copy" && PATH="$repo/.venv/bin:$PATH" dvc commit --force --quiet >&2) || status=1
 
-echo "Stage outputs on $(describe) against this machine${iterations:+ (train.iterations=$iterations)}:"
+echo "Stage outputs on $(describe) against this machine${iterations:+ (train.iterations=$iterations)}$($isolate && echo ", each stage from this machine's inputs"):"
 committed=()
 if [[ -z $iterations ]]; then
     git -C "$repo" show HEAD:dvc.lock >"$work/committed.lock"
