@@ -250,26 +250,31 @@ for name in sys.argv[2:]:
         print(out["path"])' "$work/host/dvc.lock" "$@"
 }
 
+# copy_outs FROM TO STAGE...: replace TO's outputs of the stages with those FROM has.
+copy_outs() {
+    local from=$1 to=$2 out; shift 2
+    while IFS= read -r out; do
+        [[ -e $from/$out ]] || continue
+        rm -rf "${to:?}/$out"
+        mkdir -p "$(dirname "$to/$out")"
+        cp -a "$from/$out" "$to/$out"
+    done < <(outs_of "$@")
+}
+
 # The stages left out: their outputs are this machine's.
 # shellcheck disable=SC2086  # one word per stage
 left_out=$(printf '%s\n' $all_stages | grep -vxF -f <(printf '%s\n' $stages) || true)
-if [[ -n $left_out ]]; then
-    # shellcheck disable=SC2086  # one word per stage
-    while IFS= read -r out; do
-        mkdir -p "$(dirname "$copy/$out")"
-        cp -a "$work/host/$out" "$copy/$out"
-    done < <(outs_of $left_out)
-fi
+# shellcheck disable=SC2086  # one word per stage
+[[ -z $left_out ]] || copy_outs "$work/host" "$copy" $left_out
 
-status=0 done_stages=()
+status=0 previous=""
 for stage in $stages; do
-    if $isolate && ((${#done_stages[@]})); then
-        while IFS= read -r out; do
-            rm -rf "${copy:?}/$out"
-            cp -a "$work/host/$out" "$copy/$out"
-        done < <(outs_of "${done_stages[@]}")
+    if $isolate && [[ -n $previous ]]; then
+        # The stage before keeps what it made aside and hands on the host's outputs.
+        copy_outs "$copy" "$work/made" "$previous"
+        copy_outs "$work/host" "$copy" "$previous"
     fi
-    done_stages+=("$stage")
+    previous=$stage
     say "$(describe): $stage"
     start=$SECONDS
     if ! (cd "$copy" && "${runner[@]}" "stages/$stage.py" >"$work/$stage.log" 2>&1); then
@@ -280,6 +285,9 @@ for stage in $stages; do
     fi
     echo "$stage: $((SECONDS - start)) s on $(describe)" | tee -a "$work/timings.txt" >&2
 done
+# The outputs each stage made on MACHINE, back in place (the last stage's never left).
+# shellcheck disable=SC2086  # one word per stage
+! $isolate || [[ ! -d $work/made ]] || copy_outs "$work/made" "$copy" $stages
 # dvc commit writes the copy's dvc.lock for the outputs that are there (what DVC would record).
 (cd "$copy" && PATH="$repo/.venv/bin:$PATH" dvc commit --force --quiet >&2) || status=1
 

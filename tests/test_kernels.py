@@ -40,9 +40,9 @@ from catdog.model import Model, save_model
 from catdog.training import train
 examples, Y, image_size = load_split(sys.argv[1])
 digests = {}
-for threads in map(int, sys.argv[3:]):
+for threads in map(int, sys.argv[4:]):
     result = train(examples, Y, hidden_size=10, learning_rate=0.003, iterations=30, seed=1,
-                   dtype="float32", cost_every=10, threads=threads, progress=False)
+                   dtype=sys.argv[3], cost_every=10, threads=threads, progress=False)
     assert result.costs[-1] < result.costs[0], "it does not train"
     path = f"{sys.argv[2]}.{threads}.npz"
     save_model(path, Model(result.parameters, image_size, result.scaling))
@@ -57,7 +57,8 @@ def run_python(code: str, kernel: str, *args: str, **env: str) -> subprocess.Com
                           env={**clean, **env, "OPENBLAS_CORETYPE": kernel}, timeout=120)
 
 
-def kernels_to_try() -> dict[str, list[str]]:
+@pytest.fixture(scope="module")
+def kernels() -> dict[str, list[str]]:
     """The kernel each name runs here -> the names that run it (Zen runs the Haswell kernels in
     NumPy's OpenBLAS): one training run per distinct kernel."""
     runs: dict[str, list[str]] = {}
@@ -82,13 +83,13 @@ def tiny_set(tmp_path_factory) -> Path:
     return path
 
 
-def test_every_openblas_kernel_and_thread_count_trains_the_same_model(tiny_set, tmp_path):
-    kernels = kernels_to_try()
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_openblas_kernel_and_thread_count_trains_the_same_model(kernels, tiny_set, tmp_path, dtype):
     if len(kernels) < 2:
         pytest.skip(f"this machine runs fewer than two distinct OpenBLAS kernels of {', '.join(KERNELS)}")
     models = {}
     for core, names in kernels.items():
-        run = run_python(TRAIN, names[0], str(tiny_set), str(tmp_path / core), *map(str, THREADS))
+        run = run_python(TRAIN, names[0], str(tiny_set), str(tmp_path / core), dtype, *map(str, THREADS))
         assert run.returncode == 0, f"training under OPENBLAS_CORETYPE={names[0]} failed:\n{run.stderr}"
         for threads, digest in json.loads(run.stdout.splitlines()[-1]).items():
             models[f"{'/'.join(names)} ({core} kernels), {threads} thread(s)"] = digest
