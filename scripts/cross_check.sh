@@ -28,9 +28,9 @@ MACHINE (one of):
                    the full demo (4000 iterations) runs and is also compared with dvc.lock.
                    Emulation is about 100 times slower than this machine: see
                    docs/cross-check.md for the time each stage takes.
-  --stages LIST    the stages to run on MACHINE, in order (default: check_params demo ingest
-                   featurize train evaluate); the stages left out give it this machine's
-                   outputs, e.g. --stages "train evaluate" trains on this machine's features
+  --stages LIST    the stages to run on MACHINE, in order (default: every stage of dvc.yaml,
+                   in its order); the stages left out give it this machine's outputs, e.g.
+                   --stages "train evaluate" trains on this machine's features
   --isolate        each stage reads this machine's outputs of the stages before it, not the
                    ones MACHINE made: what differs is that stage's own doing (without it, a
                    difference carries on down the pipeline, as it would for a user)
@@ -54,8 +54,7 @@ say() { echo "cross-check: $*" >&2; }
 repo=$(git rev-parse --show-toplevel 2>/dev/null) || fail "run it inside the catdog repository"
 venv_python=$repo/.venv/bin/python
 machine=aarch64 cpu="" kernel="" iterations="" isolate=false probe=false keep=false
-all_stages="check_params demo ingest featurize train evaluate"
-stages=$all_stages
+stages=""
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/catdog-cross
 while (($#)); do
     case $1 in
@@ -65,10 +64,7 @@ while (($#)); do
         --kernel) (($# >= 2)) || fail "--kernel needs an OpenBLAS core type, e.g. Sandybridge"
                   machine=kernel; kernel=$2; shift 2 ;;
         --iterations) (($# >= 2)) || fail "--iterations needs a number"; iterations=$2; shift 2 ;;
-        --stages) (($# >= 2)) || fail "--stages needs a list"; stages=$2; shift 2
-                  for stage in $stages; do
-                      [[ " $all_stages " == *" $stage "* ]] || fail "no stage '$stage' (stages: $all_stages)"
-                  done ;;
+        --stages) (($# >= 2)) || fail "--stages needs a list"; stages=$2; shift 2 ;;
         --isolate) isolate=true; shift ;;
         --probe) probe=true; shift ;;
         --cache) (($# >= 2)) || fail "--cache needs a folder"; cache=$2; shift 2 ;;
@@ -77,8 +73,17 @@ while (($#)); do
         *) usage >&2; exit 2 ;;
     esac
 done
-[[ -z $iterations || $iterations =~ ^[1-9][0-9]*$ ]] || fail "--iterations must be a positive whole number, got '$iterations'"
 [[ -x $venv_python ]] || fail "$venv_python is missing: run 'make install' first"
+# The committed dvc.yaml's stages, in its order (the order they depend on one another).
+all_stages=$(git -C "$repo" show HEAD:dvc.yaml | "$venv_python" -c '
+import sys
+from ruamel.yaml import YAML
+print(" ".join(YAML(typ="safe").load(sys.stdin)["stages"]))') || fail "cannot read the stages of HEAD's dvc.yaml"
+stages=${stages:-$all_stages}
+for stage in $stages; do
+    [[ " $all_stages " == *" $stage "* ]] || fail "no stage '$stage' in dvc.yaml (stages: $all_stages)"
+done
+[[ -z $iterations || $iterations =~ ^[1-9][0-9]*$ ]] || fail "--iterations must be a positive whole number, got '$iterations'"
 [[ $machine != kernel || $kernel =~ ^[A-Za-z0-9]+$ ]] || fail "--kernel must be an OpenBLAS core type name, got '$kernel'"
 [[ $machine == aarch64 || -z $cpu || $cpu =~ ^[A-Za-z0-9_.-]+$ ]] || fail "bad CPU model '$cpu'"
 
@@ -289,7 +294,8 @@ done
 # shellcheck disable=SC2086  # one word per stage
 ! $isolate || [[ ! -d $work/made ]] || copy_outs "$work/made" "$copy" $stages
 # dvc commit writes the copy's dvc.lock for the outputs that are there (what DVC would record).
-(cd "$copy" && PATH="$repo/.venv/bin:$PATH" dvc commit --force --quiet >&2) || status=1
+# shellcheck disable=SC2086  # one word per stage
+(cd "$copy" && PATH="$repo/.venv/bin:$PATH" dvc commit --force --quiet $stages >&2) || status=1
 
 echo "Stage outputs on $(describe) against this machine${iterations:+ (train.iterations=$iterations)}$($isolate && echo ", each stage from this machine's inputs"):"
 committed=()

@@ -2,9 +2,10 @@
 
     cross_check_compare.py HOST_COPY TARGET_COPY STAGE... [--committed DVC_LOCK]
 
-Both copies hold a dvc.lock written for their outputs (`dvc repro` on the host, `dvc commit`
-after the target ran the stage scripts). One line per stage output: `same` or `DIFFERENT`
-against the host's run and, with --committed, against the committed dvc.lock; a different
+The host copy's dvc.lock (from `dvc repro`) names the outputs; the target copy's (from
+`dvc commit` after the target ran the stage scripts) gives their hashes for the comparison
+with --committed. One line per stage output: `same` or `DIFFERENT` against the host's files
+and, with --committed, against the committed dvc.lock; a different
 output is followed by what differs in it (which files of a folder, whether a PNG or JPEG
 decodes to the same pixels, which arrays of an .npz, the first differing line of a text
 file). Exits 1 when anything differs.
@@ -69,6 +70,8 @@ def text_detail(a: Path, b: Path) -> str:
     la, lb = a.read_text().splitlines(), b.read_text().splitlines()
     differing = [i for i in range(max(len(la), len(lb)))
                  if i >= len(la) or i >= len(lb) or la[i] != lb[i]]
+    if not differing:
+        return "bytes differ, lines same (line endings or the last newline)"
     first = differing[0]
     pick = lambda lines: lines[first] if first < len(lines) else "<none>"  # noqa: E731
     return (f"{len(differing)} of {max(len(la), len(lb))} lines differ; first, line {first + 1}: "
@@ -88,11 +91,24 @@ def file_detail(a: Path, b: Path) -> str:
     return "bytes differ"
 
 
-def folder_detail(a: Path, b: Path) -> list[str]:
+def differing_files(a: Path, b: Path) -> tuple[list[Path], list[Path]]:
+    """All file names under either folder, and those whose bytes differ (or exist once)."""
     names = sorted({p.relative_to(a) for p in a.rglob("*") if p.is_file()}
                    | {p.relative_to(b) for p in b.rglob("*") if p.is_file()})
-    differing = [n for n in names if not (a / n).exists() or not (b / n).exists()
-                 or md5(a / n) != md5(b / n)]
+    return names, [n for n in names if not (a / n).is_file() or not (b / n).is_file()
+                   or md5(a / n) != md5(b / n)]
+
+
+def same_output(a: Path, b: Path) -> bool:
+    if a.is_dir() and b.is_dir():
+        return not differing_files(a, b)[1]
+    return a.is_file() and b.is_file() and md5(a) == md5(b)
+
+
+def folder_detail(a: Path, b: Path) -> list[str]:
+    if not b.is_dir():
+        return ["missing in the target"]
+    names, differing = differing_files(a, b)
     lines = [f"{len(differing)} of {len(names)} files differ"]
     by_suffix: dict[str, int] = {}
     for n in differing:
@@ -127,7 +143,8 @@ def main() -> int:
     for stage in args.stages:
         for path, host_md5 in host.get(stage, {}).items():
             target_md5 = target.get(stage, {}).get(path)
-            same = target_md5 == host_md5
+            a, b = args.host / path, args.target / path
+            same = same_output(a, b)
             line = f"{stage:<13} {path:<32} {'same' if same else 'DIFFERENT':<10}"
             if committed is not None:
                 locked = committed.get(stage, {}).get(path)
@@ -138,7 +155,6 @@ def main() -> int:
             different |= not same
             print(line)
             if not same:
-                a, b = args.host / path, args.target / path
                 details = (folder_detail(a, b) if a.is_dir() else [file_detail(a, b)])
                 for detail in details:
                     print(f"{'':<14}  {detail}")

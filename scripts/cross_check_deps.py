@@ -13,12 +13,9 @@ import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
-STAGES = ("check_params", "demo", "ingest", "featurize", "train", "evaluate")
-
-
 def import_what_stages_use(repo: str) -> None:
-    for stage in STAGES:
-        spec = importlib.util.spec_from_file_location(f"stage_{stage}", Path(repo, "stages", f"{stage}.py"))
+    for script in sorted(Path(repo, "stages").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"stage_{script.stem}", script)
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
     # The train stage records its progress through DVCLive, which loads DVC's repository code.
     from catdog.live import Progress
