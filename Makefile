@@ -20,7 +20,7 @@ KINDS := $(sort $(foreach r,$(REMOTE),$(call remote_kind,$(r))))
 UNKNOWN_KINDS := $(filter-out local s3 http https $(PLUGIN_KINDS),$(KINDS))
 PLUGIN_STAMPS := $(foreach k,$(filter $(PLUGIN_KINDS),$(KINDS)),$(VENV)/.installed-$(k))
 
-.PHONY: help install check-remote repro test sweep cross-check plots photos bench clean-venv
+.PHONY: help install check-remote repro check-repro test sweep cross-check plots photos bench clean-venv
 
 help: ## List the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -43,6 +43,12 @@ $(VENV)/.installed-%: requirements-%.txt $(STAMP)
 
 repro: $(STAMP) ## Run the pipeline (dvc repro)
 	$(RUN) dvc repro
+
+# What CI runs: the committed dvc.lock must be current before, and reproduced bit for bit after.
+check-repro: $(STAMP) ## Reproduce the pipeline and fail unless dvc.lock and metrics/ equal the committed ones
+	$(RUN) python -m catdog check-lock --current
+	$(RUN) dvc repro
+	$(RUN) python -m catdog check-lock --reproduced
 
 test: $(STAMP) ## Run the whole test suite
 	$(RUN) python -m pytest

@@ -79,7 +79,7 @@ def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int, str]
 
 
 def catdog_run(root: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(root / "src"), "OPENBLAS_CORETYPE": "Haswell",
+    env = {**os.environ, "PYTHONPATH": str(root / "src"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     wall, rss, output = run_measured([sys.executable, "stages/train.py"], root, env)
     match = re.search(r"train: (\d+) iterations .* in ([\d.]+) s", output)

@@ -82,7 +82,7 @@ def baseline(path: Path, h: int, iterations: int, learning_rate: float, seed: in
 
 
 def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int,
-            dtype: str, solver: str, run_iterations: int) -> dict:
+            dtype: str, solver: str, run_iterations: int, exact: bool = True) -> dict:
     """What the train stage does: stream the set in as uint8, train with the chosen solver."""
     import pandas  # noqa: F401  (the stage imports it; count its memory too)
 
@@ -98,9 +98,9 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
         ftype = np.dtype(dtype)
         scaling = fit_scaling("divide", examples)
         parameters = initialize_parameters(examples.n_x, h, 1, seed, ftype)
-        held = {} if held_out is None else {"test": Inputs(held_out, scaling, ftype)}
+        held = {} if held_out is None else {"test": Inputs(held_out, scaling, ftype, exact)}
         cls = {"blocked": BlockedSolver, "gram": GramSolver, "direct": DirectSolver}[name]
-        return cls(Inputs(examples, scaling, ftype), Y.astype(dtype), parameters,
+        return cls(Inputs(examples, scaling, ftype, exact), Y.astype(dtype), parameters,
                    workers=workers, held_out=held)
 
     start = time.perf_counter()
@@ -168,7 +168,7 @@ def worker(args: argparse.Namespace) -> None:
         out = torch_autograd(path, args.h, args.iterations, args.learning_rate, args.seed)
     else:
         out = project(path, args.h, args.iterations, args.learning_rate, args.seed,
-                      args.dtype, args.solver, args.run_iterations)
+                      args.dtype, args.solver, args.run_iterations, args.arithmetic == "exact")
     out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
@@ -186,7 +186,7 @@ def peak_rss_mb() -> float:
 def run(kind: str, m: int, h: int, args: argparse.Namespace) -> dict | None:
     cmd = [sys.executable, __file__, "--worker", kind, "--m", str(m), "--h", str(h),
            "--iterations", str(args.iterations), "--learning-rate", str(args.learning_rate),
-           "--dtype", args.dtype, "--solver", args.solver,
+           "--dtype", args.dtype, "--solver", args.solver, "--arithmetic", args.arithmetic,
            "--run-iterations", str(args.run_iterations)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -205,6 +205,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--solver", default="auto")
+    parser.add_argument("--arithmetic", default="exact", choices=("exact", "fast"),
+                        help="train.exact true (the default) or false")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--torch", action="store_true", help="also time PyTorch's CPU autograd")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -215,7 +217,8 @@ def main() -> None:
         return worker(args)
 
     print(f"{os.cpu_count()} cores; {args.iterations} timed iterations; whole run = setup + "
-          f"{args.run_iterations} x per-iteration; project dtype {args.dtype}, solver {args.solver}")
+          f"{args.run_iterations} x per-iteration; project dtype {args.dtype}, solver {args.solver}, "
+          f"{args.arithmetic} arithmetic")
     header = (f"{'m':>6s} {'h':>3s} {'solver':>7s} | {'base ms/it':>10s} {'proj ms/it':>10s} "
               f"{'base run s':>10s} {'proj run s':>10s} {'ratio':>6s} | {'rel diff 300':>12s} | "
               f"{'base MB':>8s} {'proj MB':>8s} {'uint8 MB':>8s} | {'test acc +':>10s}")

@@ -2,12 +2,14 @@
 
 Every other stage depends on this stage's output, and this stage depends on the whole file, so
 `dvc repro` stops here, before DVC removes any other stage's outputs, on a bad value, an
-unknown key or a demo folder that must not be replaced. The output's content never changes:
-a params change reruns only the stages that read the changed value.
+unknown key, photos of which none carries a label (those are for predict) or a demo folder
+that must not be replaced. The output's content never changes: a params change reruns only
+the stages that read the changed value.
 """
 import os
 
 from catdog.cli import run_stage
+from catdog.dataset import require_labelled
 from catdog.params import load_params, read_yaml
 from catdog.storage import write_text
 from catdog.synthetic import require_demo_folder
@@ -27,6 +29,7 @@ def main() -> None:
     params = load_params()
     if os.path.normpath(params.demo.out_dir) not in locked_demo_folders():
         require_demo_folder(params.demo.out_dir)
+    require_labelled(params.data)
     write_text(OUTPUT, "params.yaml passed every check of catdog.params\n")
     print("check_params: params.yaml is valid")
 

@@ -33,6 +33,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     metrics = {**training_metrics(result.parameters, examples, Y, p.threads, result.scaling),
                "iterations": result.iterations_run, "solver": result.solver,
+               "arithmetic": result.arithmetic,
                # 0 for a settled curve; an oscillating one rises again and again
                "cost_rises": sum(b > a for a, b in zip(result.costs, result.costs[1:]))}
     if result.best_iteration is not None:

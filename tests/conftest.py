@@ -64,6 +64,6 @@ def repo(tmp_path_factory) -> Repo:
     Tests that change it work on a copy (`repo.copy(tmp_path / "x")`)."""
     repo = Repo.create(tmp_path_factory.mktemp("pipeline") / "project", **SMALL)
     ran, _ = repo.repro()
-    assert ran == ["check_params", "demo", "ingest", "featurize", "train", "evaluate"]
+    assert ran == ["check_params", "demo", "ingest", "featurize", "train", "evaluate", "predict"]
     repo.commit("first run")
     return repo

@@ -56,7 +56,7 @@ def test_an_octal_looking_value_is_read_as_dvc_records_it(repo, tmp_path):
     work = repo.copy(tmp_path / "octal")
     edit(work, "  hidden_size: 10", "  hidden_size: 012\n")
     ran, _ = work.repro()
-    assert ran == ["check_params", "train", "evaluate"]
+    assert ran == ["check_params", "train", "evaluate", "predict"]
     recorded = yaml.safe_load((work.root / "dvc.lock").read_text())["stages"]["train"]["params"]
     train = recorded["params.yaml"]
     train = train["train"] if "train" in train else {k[len("train."):]: v for k, v in train.items()}
@@ -88,7 +88,10 @@ def wait_until_training(work: Repo, proc: subprocess.Popen) -> None:
     while (work.root / "models/model.npz").exists() or (work.root / "metrics/train.json").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
-    time.sleep(1.0)  # well inside the stage: it imports, loads and starts iterating
+    # Well inside the stage: past its imports (seconds on a busy machine), iterating.
+    while not (work.root / "metrics/live/metrics.json").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
     assert proc.poll() is None
 
 
@@ -133,7 +136,7 @@ def test_after_a_killed_repro_a_rerun_finishes_the_run(repo, tmp_path):
     proc.wait()
     work.set_params(train={"iterations": 80})
     ran, _ = work.repro()
-    assert ran == ["check_params", "train", "evaluate"]
+    assert ran == ["check_params", "train", "evaluate", "predict"]
     assert json.loads((work.root / "metrics/train.json").read_text())["iterations"] == 80
     ran, _ = work.repro()
     assert ran == []

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import data_params, write_photo
-from catdog.dataset import IngestError, ingest, list_files, stratified_test_mask
+from catdog.dataset import IngestError, ingest, list_files, require_labelled, stratified_test_mask
 from catdog.features import flatten
 from catdog.images import read_image
 
@@ -150,3 +150,28 @@ def test_the_test_photos_must_be_named_and_not_left_at_the_demo(tmp_path, photo_
     params["data"]["test_dir"] = str(photo_folder)  # the same path: a seeded split
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     assert load_params(tmp_path / "params.yaml").data.split_train
+
+
+def test_test_photos_of_which_none_is_labelled_are_refused_pointing_at_predict(photo_folder, tmp_path, rng):
+    unlabeled = tmp_path / "test1"
+    for n in (1, 2, 3):
+        write_photo(unlabeled / f"{n}.jpg", rng)
+    (unlabeled / "notes.txt").write_text("not a photo")
+    with pytest.raises(IngestError) as caught:
+        require_labelled(data_params(photo_folder, unlabeled))
+    assert str(caught.value) == (
+        f"data.test_dir: none of the 3 photos in {str(unlabeled)!r} is labelled (its name or "
+        f"folder saying cat or dog), e.g. {unlabeled}/1.jpg; to classify unlabeled photos use "
+        f"`catdog predict {unlabeled}` or the predict stage (set predict.photos)")
+    # One labelled photo among them: ingest skips the others, with their reason in the manifest.
+    write_photo(unlabeled / "cat.9.jpg", rng)
+    require_labelled(data_params(photo_folder, unlabeled))
+    require_labelled(data_params(photo_folder))  # a split of labelled photos
+
+
+def test_ingest_of_unlabeled_test_photos_points_at_predict(photo_folder, tmp_path, rng):
+    unlabeled = tmp_path / "test1"
+    for n in (1, 2):
+        write_photo(unlabeled / f"{n}.jpg", rng)
+    with pytest.raises(IngestError, match=r"no usable cat images .*`catdog predict` or the predict stage"):
+        ingest(data_params(photo_folder, unlabeled), progress=False)

@@ -162,18 +162,26 @@ def test_every_solver_ends_with_the_reference_weights(solver):
 
 
 def test_pixels_stored_as_uint8_train_exactly_like_their_float_copy():
+    """With the BLAS's arithmetic, uint8 pixels and their float copy give the same bits; with
+    exact products (pixels only) the same curve to float64's precision."""
     rng = np.random.RandomState(3)
     pixels = rng.randint(0, 256, size=(150, 200)).astype(np.uint8)  # (m, n_x), example-major
     Y = (rng.rand(1, 150) > 0.5).astype(np.float64)
     X = pixels.T / 255.0
+    settings = dict(hidden_size=4, learning_rate=0.05, iterations=30, seed=1, dtype="float64",
+                    cost_every=1, progress=False)
     for solver in ("blocked", "gram"):
-        a = train(Examples(pixels, 255), Y, hidden_size=4, learning_rate=0.05, iterations=30, seed=1,
-                  dtype="float64", cost_every=1, progress=False, solver=solver)
-        b = train(X, Y, hidden_size=4, learning_rate=0.05, iterations=30, seed=1, dtype="float64",
-                  cost_every=1, progress=False, solver=solver)
+        a = train(Examples(pixels, 255), Y, solver=solver, exact=False, **settings)
+        b = train(X, Y, solver=solver, **settings)
+        assert (a.arithmetic, b.arithmetic) == ("fast", "fast")
         assert a.costs == b.costs
         for name in a.parameters:
             np.testing.assert_array_equal(a.parameters[name], b.parameters[name])
+        c = train(Examples(pixels, 255), Y, solver=solver, **settings)
+        assert c.arithmetic == "exact"
+        np.testing.assert_allclose(c.costs, b.costs, rtol=1e-13)
+        for name in c.parameters:
+            np.testing.assert_allclose(c.parameters[name], b.parameters[name], rtol=1e-9, atol=1e-15)
 
 
 @pytest.mark.parametrize("solver", ["blocked", "gram"])

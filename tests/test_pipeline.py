@@ -12,7 +12,8 @@ from catdog.storage import load_npz
 
 pytestmark = pytest.mark.pipeline
 
-OUTPUTS = ["data/raw/demo", "data/interim", "data/processed", "models", "metrics", "dvc.lock"]
+OUTPUTS = ["data/raw/demo", "data/interim", "data/processed", "models", "metrics", "predictions",
+           "dvc.lock"]
 
 
 def test_outputs_exist_with_the_declared_shapes(repo):
@@ -66,7 +67,7 @@ def test_a_learning_rate_change_reruns_train_and_evaluate_only(repo, tmp_path):
     work.set_params(train={"learning_rate": 0.005})
     ran, _ = work.repro()
     # check_params reads the whole file; its unchanged output reruns nothing downstream.
-    assert ran == ["check_params", "train", "evaluate"]
+    assert ran == ["check_params", "train", "evaluate", "predict"]
     diff = work.dvc("metrics", "diff", "--json").stdout
     changed = json.loads(diff)
     assert "final_cost" in changed["metrics/train.json"]
@@ -80,7 +81,7 @@ def test_a_forced_rerun_gives_byte_identical_outputs(repo, tmp_path):
     work = repo.copy(tmp_path / "again")
     before = work.digest(*OUTPUTS)
     ran, _ = work.repro("-f")
-    assert ran == ["check_params", "demo", "ingest", "featurize", "train", "evaluate"]
+    assert ran == ["check_params", "demo", "ingest", "featurize", "train", "evaluate", "predict"]
     assert work.digest(*OUTPUTS) == before
 
 

@@ -11,7 +11,7 @@ from conftest import write_photo
 
 pytestmark = pytest.mark.pipeline
 
-AFTER_INGEST = ["ingest", "featurize", "train", "evaluate"]
+AFTER_INGEST = ["ingest", "featurize", "train", "evaluate", "predict"]
 
 
 def test_a_change_to_the_test_photos_reruns_ingest_and_nothing_else_does(repo, tmp_path):

@@ -69,9 +69,10 @@ def test_two_runners_share_a_grid_and_a_third_clone_collects_it(shared):
     one = sweep(first, "--part", "1/2", "--prefix", "grid", *GRID)
     assert stages_run(one.stdout)[:3] == ["demo", "ingest", "featurize"]
     two = sweep(second, "--part", "2/2", "--prefix", "grid", *GRID)
-    # The second machine fetched what the first stored: it ran only training and evaluation.
+    # The second machine fetched what the first stored: it ran only training, evaluation and
+    # prediction.
     ran = set(stages_run(two.stdout))
-    assert ran == {"train", "evaluate"}, two.stdout
+    assert ran == {"train", "evaluate", "predict"}, two.stdout
     for stage in ("demo", "ingest", "featurize"):
         assert f"Stage '{stage}' didn't change, skipping" in two.stdout, two.stdout
     # What it fetched is what the first machine computed, byte for byte.

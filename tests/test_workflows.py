@@ -123,6 +123,8 @@ def hosted(tmp_path) -> dict:
         src = PROJECT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, project.root / name)
     project.commit("front door")
+    project.repro()
+    project.commit("results: dvc.lock and metrics")
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(project.root), str(origin)], check=True)
     return {"origin": origin, "remote": str(tmp_path / "dvc-remote"), "tmp": tmp_path}
@@ -139,7 +141,8 @@ def test_the_pipeline_workflow_steps_run_and_report_against_main(hosted):
                     hosted["tmp"])
     _, ran = runner.run_job("repro")
     assert ran == ["Install (with the DVC remote's plugin, chosen from the URL's scheme)",
-                   "Fetch main for the comparison", "Use the shared DVC cache", "Reproduce",
+                   "Fetch main for the comparison", "Use the shared DVC cache",
+                   "Reproduce and check against the committed dvc.lock",
                    "Report against main", "Share results"]
     summary = runner.summary.read_text()
     assert "## Metrics against main" in summary and "metrics/evaluate.json" in summary
@@ -173,3 +176,43 @@ def test_the_sweep_workflow_plans_runs_and_collects_a_grid(hosted):
     assert "## Sweep sweep77, sorted by metrics/evaluate.json:log_loss" in summary
     rows = [line for line in summary.splitlines() if "sweep77-" in line]
     assert len(rows) == 2, summary
+
+
+def reproduce_step(repo: Repo) -> subprocess.CompletedProcess:
+    """The pipeline workflow's reproduce-and-check step, run in `repo` as CI runs it."""
+    step = next(s for s in load("pipeline.yml")["jobs"]["repro"]["steps"]
+                if s.get("name") == "Reproduce and check against the committed dvc.lock")
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                          cwd=repo.root, env={**repo.env, "CI": "true"}, capture_output=True,
+                          text=True)
+
+
+@pytest.mark.pipeline
+def test_the_reproduce_step_fails_on_a_stale_or_unreproduced_lock(hosted):
+    fresh = checkout(hosted["origin"], hosted["tmp"] / "fresh")
+    proc = reproduce_step(fresh)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "reproduced bit for bit" in proc.stdout
+
+    # A params change committed without the dvc.lock that `dvc repro` writes: caught before
+    # anything runs, naming the stage and the file.
+    stale = checkout(hosted["origin"], hosted["tmp"] / "stale")
+    stale.set_params(train={"learning_rate": 0.02})
+    stale.commit("a new learning rate, without its dvc.lock")
+    proc = reproduce_step(stale)
+    assert proc.returncode != 0
+    assert "stage train: params.yaml" in proc.stderr and "Running stage" not in proc.stdout
+
+    # Committed results that this machine does not reproduce: named after the run.
+    forged = checkout(hosted["origin"], hosted["tmp"] / "forged")
+    lock = yaml.safe_load((forged.root / "dvc.lock").read_text())
+    model = next(o for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model.npz")
+    model["md5"] = "0" * 32
+    (forged.root / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    evaluation = forged.root / "metrics/evaluate.json"
+    evaluation.write_text(evaluation.read_text().replace('"accuracy": ', '"accuracy": 0.0001 + '))
+    forged.commit("results from another machine")
+    proc = reproduce_step(forged)
+    assert proc.returncode != 0
+    assert "stage train: models/model.npz is not reproduced" in proc.stderr
+    assert "metrics/evaluate.json differs" in proc.stderr

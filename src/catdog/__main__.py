@@ -5,17 +5,22 @@ import os
 import sys
 
 from catdog.cli import run_command
+from catdog.lockcheck import main as check_lock_main
 from catdog.plots import main as plots_main
 from catdog.predict import main as predict_main
 
-COMMANDS = {"predict": predict_main, "plots": plots_main}
+COMMANDS = {"predict": predict_main, "plots": plots_main, "check-lock": check_lock_main}
 USAGE = """usage: python -m catdog COMMAND [ARGS...]   (or, installed: catdog COMMAND [ARGS...])
 
 commands:
-  predict PATH... [--csv FILE] [--model FILE]
-                 say whether each photo (or each photo in a folder) shows a cat or a dog
+  predict PATH... [--csv FILE] [--submission FILE] [--model FILE]
+                 say whether each photo (in files, folders or .zip/.tar/.tgz archives) shows
+                 a cat or a dog; --submission writes Kaggle's id,label
   plots [REV...] [-o DIR]
                  write DVC's plots as a page that needs no network, and as SVG images
+  check-lock --current | --reproduced
+                 before dvc repro: dvc.lock is up to date with code and params; after it:
+                 dvc.lock and metrics/ equal the committed ones (CI's reproducibility check)
 
 `catdog predict --help` describes a command's options."""
 

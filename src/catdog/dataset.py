@@ -19,11 +19,11 @@ from tqdm import tqdm
 
 from catdog.archives import Archive, Member, is_archive_name, member_path, open_archive
 from catdog.errors import CatdogError
-from catdog.images import (LABEL_NAMES, MB, ImageError, Limits, is_image_name, label_from_path,
-                           load_photo, photo_from_bytes)
+from catdog.images import (LABEL_NAMES, MB, ImageError, Limits, Photo, is_image_name,
+                           label_from_path, load_photo, photo_from_bytes)
 from catdog.params import DataParams, require_folders
 
-_CHUNK = 16            # photos per decoding task
+CHUNK = 16             # photos per decoding task
 _CHUNK_BYTES = 4 << 20  # encoded bytes per task read from an archive, at most (but one photo)
 MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason", "converted"]
 
@@ -100,21 +100,27 @@ def stratified_test_mask(labels: np.ndarray, fraction: float, seed: int) -> np.n
     return mask
 
 
-def _judge(entry: _Entry, name: str) -> _Entry:
-    """Skip by name what cannot be a labelled photo; name is the file or member name."""
+NOT_AN_IMAGE = "not an image file (by its extension)"
+NO_LABEL = "no label: neither file name nor folder says cat or dog"
+
+
+def _judge(entry: _Entry, name: str, labelled: bool) -> _Entry:
+    """Skip by name what cannot be a (labelled, if asked) photo; name is the file or member name."""
     if not entry.reason and not is_image_name(name):
-        entry.reason = "not an image file (by its extension)"
-    elif not entry.reason and entry.label is None:
-        entry.reason = "no label: neither file name nor folder says cat or dog"
+        entry.reason = NOT_AN_IMAGE
+    elif not entry.reason and labelled and entry.label is None:
+        entry.reason = NO_LABEL
     return entry
 
 
-def _folder_entries(folder: str, split: str) -> list[_Entry]:
-    return [_judge(_Entry(printable(path), split, label_from_path(path), note, file=path), path)
+def _folder_entries(folder: str, split: str, labelled: bool = True) -> list[_Entry]:
+    return [_judge(_Entry(printable(path), split, label_from_path(path), note, file=path), path,
+                   labelled)
             for path, note in list_files(folder)]
 
 
-def _archive_entries(archive: Archive, index: int, split: str, limits: Limits) -> list[_Entry]:
+def _archive_entries(archive: Archive, index: int, split: str, limits: Limits,
+                     labelled: bool = True) -> list[_Entry]:
     members = archive.members(limits.max_bytes)
     # Unpacking keeps the last of several members of one name; so does ingest.
     last = {m.name: m.position for m in members}
@@ -125,30 +131,59 @@ def _archive_entries(archive: Archive, index: int, split: str, limits: Limits) -
                        m.note, archive=index, member=m)
         if not entry.reason and last[m.name] != m.position:
             entry.reason = "a later member of the archive has the same name (unpacking keeps that one)"
-        entries.append(_judge(entry, m.name))
+        entries.append(_judge(entry, m.name, labelled))
     return sorted(entries, key=lambda e: (e.path, e.member.position))
 
 
 def _sources(data: DataParams) -> list[tuple[str, str, str]]:
     """(key, path, split) of each photo source ingest reads."""
-    sources = [("train_dir", data.train_dir, "train")]
+    sources = [("data.train_dir", data.train_dir, "train")]
     if not data.split_train:
-        sources.append(("test_dir", data.test_dir, "test"))
+        sources.append(("data.test_dir", data.test_dir, "test"))
     return sources
 
 
-def _find(data: DataParams, limits: Limits, archives: list[Archive]) -> list[_Entry]:
+def find_entries(sources: list[tuple[str, str, str]], limits: Limits, archives: list[Archive],
+                 labelled: bool = True, files: bool = False) -> list[_Entry]:
+    """One entry per file under each (key, path, split) source's folder or member of its
+    archive (opened into `archives`, which the caller closes). With `files`, a source that is
+    neither is one photo file; otherwise it is refused naming `key`. Without `labelled`,
+    photos whose names say no class are kept (label None)."""
     entries = []
-    for key, path, split in _sources(data):
+    for key, path, split in sources:
         if os.path.isdir(path):
-            entries += _folder_entries(path, split)
+            entries += _folder_entries(path, split, labelled)
         elif is_archive_name(path):
             archives.append(open_archive(path))
-            entries += _archive_entries(archives[-1], len(archives) - 1, split, limits)
+            entries += _archive_entries(archives[-1], len(archives) - 1, split, limits, labelled)
+        elif files:
+            entries.append(_Entry(printable(path), split, label_from_path(path), file=path))
         else:
-            raise IngestError(f"data.{key}: {path!r} is a file, not a folder or a .zip, .tar, "
+            raise IngestError(f"{key}: {path!r} is a file, not a folder or a .zip, .tar, "
                               f".tar.gz or .tgz archive of photos")
     return entries
+
+
+def require_labelled(data: DataParams) -> None:
+    """Refuse a photo folder or archive in which photos are found but no name says cat or
+    dog (Kaggle's test1.zip), before ingest runs: such photos are for predict, not ingest.
+    Only names are read; a source that does not exist is left to the path checks."""
+    limits = Limits(data.max_file_mb * MB, data.max_pixels)
+    for key, path, split in _sources(data):
+        if not os.path.exists(path) or not (os.path.isdir(path) or is_archive_name(path)):
+            continue
+        archives: list[Archive] = []
+        try:
+            photos = [e for e in find_entries([(key, path, split)], limits, archives)
+                      if e.reason in ("", NO_LABEL)]
+        finally:
+            for archive in archives:
+                archive.close()
+        if photos and all(e.reason == NO_LABEL for e in photos):
+            raise IngestError(
+                f"{key}: none of the {len(photos)} photos in {path!r} is labelled (its name or "
+                f"folder saying cat or dog), e.g. {photos[0].path}; to classify unlabeled photos "
+                f"use `catdog predict {path}` or the predict stage (set predict.photos)")
 
 
 def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
@@ -156,8 +191,8 @@ def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
     """The photos to decode in small batches of (entry index, bytes): files are opened by
     the decoding threads (bytes None); archive members are read here, front to back."""
     files = [i for i in todo if entries[i].member is None]
-    for k in range(0, len(files), _CHUNK):
-        yield [(i, None) for i in files[k:k + _CHUNK]]
+    for k in range(0, len(files), CHUNK):
+        yield [(i, None) for i in files[k:k + CHUNK]]
     for a, archive in enumerate(archives):
         wanted = {entries[i].member.position: i for i in todo if entries[i].archive == a}
         batch: list[tuple[int, bytes | None]] = []
@@ -170,11 +205,53 @@ def _batches(entries: list[_Entry], todo: list[int], archives: list[Archive],
                 continue
             batch.append((i, got))
             size += len(got)
-            if len(batch) == _CHUNK or size >= _CHUNK_BYTES:
+            if len(batch) == CHUNK or size >= _CHUNK_BYTES:
                 yield batch
                 batch, size = [], 0
         if batch:
             yield batch
+
+
+def decode_batches(entries: list[_Entry], archives: list[Archive], size: int, fast_decode: bool,
+                   limits: Limits, workers: int, progress: bool, desc: str = "ingest",
+                   ahead: int = 0) -> Iterator[list[tuple[int, Photo]]]:
+    """Decode every still-usable entry, yielding small batches of (entry index, photo) as they
+    are done; an entry that cannot be decoded gets its reason and is left out.
+
+    OpenCV's decoders and resize release the GIL, so threads use every core without copying
+    pixels between processes. At most a few batches are in flight, so archive bytes read
+    ahead of the decoders, and the photos decoded and not yet taken, stay a few megabytes
+    whatever the number of photos. `ahead` more batches may wait, for a caller that takes
+    them slowly (predict runs the network meanwhile).
+    """
+    todo = [i for i, e in enumerate(entries) if not e.reason]
+
+    def decode(batch: list[tuple[int, bytes | None]]) -> list[tuple[int, Photo]]:
+        done = []
+        for i, raw in batch:
+            try:
+                photo = (load_photo(entries[i].file, size, fast_decode, limits) if raw is None
+                         else photo_from_bytes(raw, size, fast_decode, limits))
+            except ImageError as exc:
+                entries[i].reason = str(exc)
+            else:
+                done.append((i, photo))
+        return done
+
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            tqdm(total=len(todo), desc=desc, unit="photo",
+                 disable=None if progress else True) as bar:
+        pending: deque = deque()
+        for batch in _batches(entries, todo, archives, limits):
+            pending.append((len(batch), pool.submit(decode, batch)))
+            while len(pending) > 2 * workers + ahead:
+                n, future = pending.popleft()
+                yield future.result()
+                bar.update(n)
+        while pending:
+            n, future = pending.popleft()
+            yield future.result()
+            bar.update(n)
 
 
 def _decode_all(entries: list[_Entry], archives: list[Archive], data: DataParams,
@@ -182,39 +259,16 @@ def _decode_all(entries: list[_Entry], archives: list[Archive], data: DataParams
     """Decode every still-usable entry into row i of the returned array (i = its position).
 
     Rows of skipped entries are never written, so their pages are never touched: memory
-    holds the decoded photos only.
+    holds the decoded photos only. The result does not depend on the order of decoding.
     """
     size = data.image_size
     images = np.zeros((len(entries), size, size, 3), dtype=np.uint8)
-    todo = [i for i, e in enumerate(entries) if not e.reason]
-
-    def decode(batch: list[tuple[int, bytes | None]]) -> int:
-        for i, raw in batch:
-            try:
-                photo = (load_photo(entries[i].file, size, data.fast_decode, limits) if raw is None
-                         else photo_from_bytes(raw, size, data.fast_decode, limits))
-            except ImageError as exc:
-                entries[i].reason = str(exc)
-            else:
-                images[i] = photo.image
-                entries[i].converted = "; ".join(photo.conversions)
-                entries[i].digest = photo.digest
-        return len(batch)
-
-    # OpenCV's decoders and resize release the GIL, so threads use every core without
-    # copying pixels between processes. Photos go out in small batches to keep the per-task
-    # overhead low; at most a few batches wait at a time, so archive bytes read ahead of the
-    # decoders stay a few megabytes.
-    with ThreadPoolExecutor(max_workers=workers) as pool, \
-            tqdm(total=len(todo), desc="ingest", unit="photo",
-                 disable=None if progress else True) as bar:
-        pending: deque = deque()
-        for batch in _batches(entries, todo, archives, limits):
-            pending.append(pool.submit(decode, batch))
-            while len(pending) > 2 * workers:
-                bar.update(pending.popleft().result())
-        while pending:
-            bar.update(pending.popleft().result())
+    for batch in decode_batches(entries, archives, size, data.fast_decode, limits, workers,
+                                progress):
+        for i, photo in batch:
+            images[i] = photo.image
+            entries[i].converted = "; ".join(photo.conversions)
+            entries[i].digest = photo.digest
     return images
 
 
@@ -251,7 +305,7 @@ def ingest(data: DataParams, progress: bool = True) -> tuple[pd.DataFrame, dict[
     limits = Limits(data.max_file_mb * MB, data.max_pixels)
     archives: list[Archive] = []
     try:
-        entries = _find(data, limits, archives)
+        entries = find_entries(_sources(data), limits, archives)
         workers = data.workers or os.cpu_count() or 1
         images = _decode_all(entries, archives, data, limits, workers, progress)
     finally:
@@ -307,8 +361,10 @@ def _check_usable(labels: np.ndarray, split_of: np.ndarray, data: DataParams,
         in_split = labels[split_of == name]
         for label, label_name in enumerate(LABEL_NAMES):
             if not np.any(in_split == label):
+                unlabeled = ("; photos whose names say no class are for `catdog predict` or the "
+                             "predict stage" if (manifest.reason == NO_LABEL).any() else "")
                 raise IngestError(f"the {name} split has no usable {label_name} images ({where}); "
-                                  f"see the manifest's reasons", manifest)
+                                  f"see the manifest's reasons{unlabeled}", manifest)
 
 
 def summary(manifest: pd.DataFrame) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from catdog import exact as ex
+
 
 def confusion_counts(y: np.ndarray, predicted: np.ndarray) -> dict[str, int]:
     y, predicted = np.ravel(y).astype(bool), np.ravel(predicted).astype(bool)
@@ -23,7 +25,7 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     """Mean cross-entropy, p clipped to [1e-15, 1 - 1e-15] so a confident mistake stays finite."""
     y = np.ravel(y).astype(np.float64)
     p = np.clip(np.ravel(p).astype(np.float64), 1e-15, 1 - 1e-15)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(-np.mean(y * ex.log(p) + (1 - y) * ex.log(1 - p)))
 
 
 def _counts_by_threshold(y: np.ndarray, p: np.ndarray):

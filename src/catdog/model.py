@@ -7,6 +7,7 @@ predict call the model, which applies exactly that preprocessing.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -15,13 +16,21 @@ import numpy as np
 from catdog.errors import CatdogError
 from catdog.features import PIXEL_MAX, PIXEL_SCALE, Examples
 from catdog.images import CHANNEL_ORDER, LABEL_NAMES
-from catdog.forward import Inputs, forward_logits
-from catdog.network import Parameters, sigmoid
+from catdog import exact as ex
+from catdog.forward import CHUNK, Inputs, forward_logits
+from catdog.memory import format_bytes, machine_memory
+from catdog.network import Parameters
 from catdog.parallel import Workers, blas_threads
 from catdog.scaling import InputScaling, scaling_from_arrays
-from catdog.storage import load_npz, save_npz
+from catdog.storage import save_npz
 
 PARAMETER_NAMES = ("W1", "b1", "W2", "b2")
+# Every array a model file may hold that is used; anything else in the file is never read.
+MODEL_KEYS = (*PARAMETER_NAMES, "image_size", "channel_order", "label_names", "pixel_scale",
+              "input_scaling", "input_mean", "input_std")
+# Photos held at once while classifying, per input: a batch of uint8 photos and its mirror
+# images (predict), and each thread's float64 chunk of the forward pass.
+PHOTOS_HELD = 2 * 256
 FORWARD_THREADS = 0  # one per core; the probabilities do not depend on it
 
 
@@ -54,14 +63,23 @@ class Model:
         workers = Workers(FORWARD_THREADS)
         try:
             with blas_threads(1):  # chunks of fixed size, as in training: same bits any core count
-                Z2 = forward_logits(self.parameters, Inputs(examples, self.scaling, dtype), workers)
+                Z2 = forward_logits(self.parameters, Inputs(examples, self.scaling, dtype, exact=True),
+                                    workers)
         finally:
             workers.close()
-        return sigmoid(Z2)[0]
+        return ex.sigmoid(Z2)[0]
 
-    def probabilities_of_images(self, images: np.ndarray) -> np.ndarray:
-        """(m, s, s, 3) uint8 BGR photos -> probability of dog (m,), laid out as in training."""
-        return self.probabilities(Examples(images.reshape(len(images), -1), PIXEL_MAX))
+    def probabilities_of_images(self, images: np.ndarray, flip_average: bool = False) -> np.ndarray:
+        """(m, s, s, 3) uint8 BGR photos -> probability of dog (m,), laid out as in training.
+
+        With `flip_average`, the mean of each photo's probability and its mirror image's
+        (test-time augmentation matching training's random horizontal flips).
+        """
+        p = self.probabilities(Examples(images.reshape(len(images), -1), PIXEL_MAX))
+        if flip_average:
+            mirrored = np.ascontiguousarray(images[:, :, ::-1])
+            p = (p + self.probabilities(Examples(mirrored.reshape(len(images), -1), PIXEL_MAX))) / 2
+        return p
 
 
 def save_model(path: str | os.PathLike, model: Model) -> None:
@@ -79,9 +97,12 @@ def save_model(path: str | os.PathLike, model: Model) -> None:
 def load_model(path: str | os.PathLike) -> Model:
     """Read a model file; ModelError (one line, naming the file) if it cannot be used."""
     try:
-        arrays = load_npz(path)
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = _read_arrays(npz, str(path))
     except FileNotFoundError:
         raise ModelError(f"{path}: no such model file") from None
+    except ModelError:
+        raise
     except Exception as exc:  # zip, npy-header and pickle refusals all mean: not a model file
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"{path}: not a readable catdog model file ({reason})") from None
@@ -89,6 +110,47 @@ def load_model(path: str | os.PathLike) -> Model:
         return _model_from(arrays, str(path))
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelError(" ".join(str(exc).split())) from None
+
+
+def _declared(npz, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype an array's header declares, read without its data."""
+    with npz.zip.open(f"{key}.npy") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"{key}: unsupported array format version {version}")
+    return shape, dtype
+
+
+def _read_arrays(npz, source: str) -> dict[str, np.ndarray]:
+    """The arrays of MODEL_KEYS, after checking from their headers that the network they
+    describe fits in this machine's memory, so a file declaring a huge array is refused
+    before anything is allocated. Other arrays in the file are never read."""
+    present = [key for key in MODEL_KEYS if key in npz.files]
+    declared = {key: _declared(npz, key) for key in present}
+    if "image_size" in declared:
+        if declared["image_size"][0] != () or not np.issubdtype(declared["image_size"][1], np.integer):
+            raise ModelError(f"{source}: image_size must be one whole number")
+        image_size = int(npz["image_size"])
+        if image_size < 1:
+            raise ModelError(f"{source}: image_size {image_size} is impossible (photos are "
+                             f"resized to image_size x image_size pixels, at least 1)")
+        n_x = 3 * image_size * image_size
+    else:
+        n_x = 0
+    held = sum(math.prod(shape) * dtype.itemsize for shape, dtype in declared.values())
+    threads = os.cpu_count() or 1
+    need = held + n_x * (PHOTOS_HELD + 8 * CHUNK * threads)
+    memory = machine_memory()
+    if need > memory:
+        w1 = declared.get("W1", ((), None))[0]
+        what = f" (W1 {' x '.join(map(str, w1))})" if w1 else ""
+        raise ModelError(f"{source}: the model needs {format_bytes(need)} of memory to "
+                         f"use{what}, more than this machine's {format_bytes(memory)}")
+    return {key: npz[key] for key in present}
 
 
 def _model_from(arrays: dict[str, np.ndarray], source: str) -> Model:

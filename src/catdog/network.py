@@ -94,9 +94,10 @@ def gradient_sums(W2: np.ndarray, A1: np.ndarray, dZ2: np.ndarray,
     {"dW2" (1, h), "db2" (1, 1), "dZ1" (h, k), "db1" (h, 1)} and, when the inputs are given as
     rows (k, n_x), "dW1" (h, n_x). Solvers that never form dW1 (the Gram solver) use dZ1.
     """
-    dZ1 = (W2.T @ dZ2) * (1 - A1 * A1)                  # tanh'(Z1) = 1 - A1^2
+    # Sums over the examples are NumPy's (the order fixed by its code), not the BLAS's.
+    dZ1 = (W2.T * dZ2) * (1 - A1 * A1)                  # tanh'(Z1) = 1 - A1^2
     sums = {
-        "dW2": dZ2 @ A1.T,
+        "dW2": np.sum(A1 * dZ2, axis=1)[None, :],
         "db2": np.sum(dZ2, axis=1, keepdims=True),
         "dZ1": dZ1,
         "db1": np.sum(dZ1, axis=1, keepdims=True),

@@ -56,6 +56,7 @@ class Adam:
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t, self.v, self.s = 0, None, None
+        self.beta1_t, self.beta2_t = 1.0, 1.0  # beta^t by products: pow() differs by C library
 
     def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
         if self.v is None:
@@ -64,10 +65,12 @@ class Adam:
         dtype = parameters["W1"].dtype.type
         b1, b2, eps = dtype(self.beta1), dtype(self.beta2), dtype(self.eps)
         self.t += 1
+        self.beta1_t *= self.beta1
+        self.beta2_t *= self.beta2
         self.v = {k: b1 * self.v[k] + (1 - b1) * g for k, g in grads.items()}
         self.s = {k: b2 * self.s[k] + (1 - b2) * (g * g) for k, g in grads.items()}
-        c1 = dtype(1 - self.beta1 ** self.t)
-        c2 = dtype(1 - self.beta2 ** self.t)
+        c1 = dtype(1 - self.beta1_t)
+        c2 = dtype(1 - self.beta2_t)
         steps = {k: (self.v[k] / c1) / (np.sqrt(self.s[k] / c2) + eps) for k in grads}
         return update_parameters(parameters, steps, learning_rate)
 
@@ -82,6 +85,20 @@ def make_optimizer(name: str, beta1: float = 0.9, beta2: float = 0.999) -> Optim
     raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
 
 
+def cos_pi(x: float) -> float:
+    """cos(pi x) for x in [0, 1] from its Taylor series in plain float arithmetic, the same
+    bits on every machine (the C library's cos is not)."""
+    if x > 0.5:
+        return -cos_pi(1.0 - x)               # 1 - x is exact here
+    angle = math.pi * x                       # |pi x| <= pi / 2: 14 terms reach float precision
+    t2 = angle * angle
+    total, term = 1.0, 1.0
+    for n in range(1, 15):
+        term *= -t2 / ((2 * n - 1) * (2 * n))
+        total += term
+    return total
+
+
 def learning_rate_at(epoch: int, epochs: int, base: float, schedule: str = "constant",
                      step_every: int = 1, step_factor: float = 0.1) -> float:
     """The learning rate of epoch `epoch` (from 0) out of `epochs`.
@@ -92,7 +109,10 @@ def learning_rate_at(epoch: int, epochs: int, base: float, schedule: str = "cons
     if schedule == "constant":
         return base
     if schedule == "step":
-        return base * step_factor ** (epoch // step_every)
+        rate = base
+        for _ in range(epoch // step_every):  # products, not pow(): the same bits everywhere
+            rate *= step_factor
+        return rate
     if schedule == "cosine":
-        return base * (1 + math.cos(math.pi * epoch / epochs)) / 2
+        return base * (1 + cos_pi(epoch / epochs)) / 2
     raise ValueError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")

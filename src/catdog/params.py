@@ -90,6 +90,7 @@ class TrainParams:
     augment_shift: int     # random shifts of up to this many pixels
     validation_fraction: float  # share of the training photos held out; 0 = none
     patience: int          # stop after this many records without a better validation loss
+    exact: bool            # exact products and own elementwise functions: the same bits everywhere
 
 
 def check_train(t: TrainParams) -> None:
@@ -134,6 +135,14 @@ def check_train(t: TrainParams) -> None:
 @dataclass(frozen=True)
 class EvaluateParams:
     threshold: float
+    flip_average: bool  # average each photo's probability with its mirror image's (evaluate, predict)
+
+
+@dataclass(frozen=True)
+class PredictParams:
+    """What the `predict` stage classifies."""
+
+    photos: str  # a folder, photo file or .zip/.tar/.tar.gz/.tgz archive; labels not needed
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,7 @@ class Params:
     data: DataParams
     train: TrainParams
     evaluate: EvaluateParams
+    predict: PredictParams
 
 
 def _section(raw: dict[str, Any], name: str, cls: type) -> Any:
@@ -220,6 +230,8 @@ def validate(params: Params) -> Params:
     _check_seed("data.split_seed", d.split_seed)
     _check(0.0 < e.threshold < 1.0,
            f"evaluate.threshold must be in the open interval (0, 1), got {e.threshold}")
+    _check(params.predict.photos != "",
+           "predict.photos must name a folder, photo or archive of photos to classify")
     _check(g.n_images >= 2, f"demo.n_images must be at least 2, got {g.n_images}")
     _check_seed("demo.seed", g.seed)
     _check(g.out_dir != "", "demo.out_dir must name a folder")
@@ -286,6 +298,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
         data=_section(raw, "data", DataParams),
         train=_section(raw, "train", TrainParams),
         evaluate=_section(raw, "evaluate", EvaluateParams),
+        predict=_section(raw, "predict", PredictParams),
     ))
 
 

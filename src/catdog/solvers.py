@@ -17,21 +17,29 @@ changes the speed only, never a bit of the result.
 """
 from __future__ import annotations
 
+import math
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from catdog.augment import Augmentation, Draws
-from catdog.forward import CHUNK, Inputs, chunk_buffer, forward_logits
+from catdog import exact as ex
+from catdog.forward import (
+    CHUNK,
+    PIXEL_BOUND,
+    Inputs,
+    chunk_buffer,
+    chunk_forward,
+    forward_logits,
+    output_logits,
+)
 from catdog.network import (
     Parameters,
     backward_propagation,
     cost_from_logits,
-    cross_entropy_sum,
     forward_propagation,
     gradient_sums,
-    sigmoid,
     update_parameters,
 )
 from catdog.optimizers import GradientDescent, Optimizer
@@ -47,10 +55,12 @@ class Solver(Protocol):
 
     name: str
     whole_batch: bool  # True when step() returns the logits of the whole training set
+    exact: bool        # True when its arithmetic gives the same bits on every machine
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray | None]:
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray | None]:
         """One epoch: returns the mean cost of its batches (each before its update) and, when
-        that is what the epoch computed, the logits Z2 (1, m) of the training set before it."""
+        that is what the epoch computed, the logits Z2 (1, m) of the training set before it.
+        With with_cost False a solver may skip the cost (NaN) when it returns Z2."""
 
     def logits(self, name: str) -> np.ndarray:
         """Z2 (1, m') under the current weights of the held-out set `name`, or "train"."""
@@ -71,18 +81,20 @@ def gradient_pass(parameters: Parameters, inputs: Inputs, Y: np.ndarray, index: 
     """
     k = index.stop - index.start if isinstance(index, slice) else len(index)
     base = index.start if isinstance(index, slice) else 0
+    W1 = inputs.weights(parameters["W1"])
 
     def one(bounds: tuple[int, int]):
         lo, hi = bounds
         part = slice(base + lo, base + hi) if isinstance(index, slice) else index[lo:hi]
         transform = None if draws is None else partial(augmentation.apply, draws=draws[lo:hi])
-        F = inputs.rows(part, chunk_buffer(workers, inputs), transform)
+        block = inputs.block(part, chunk_buffer(workers, inputs), transform)
         y = Y[:, part]
         # errstate is per thread: divergence shows up in the cost, which the caller checks
         with np.errstate(over="ignore", invalid="ignore"):
-            _, cache = forward_propagation(F.T, parameters)
-            sums = gradient_sums(parameters["W2"], cache["A1"], cache["A2"] - y, F)
-            return cross_entropy_sum(cache["Z2"], y), sums, cache["Z2"]
+            cache = chunk_forward(parameters, W1, block)
+            sums = gradient_sums(parameters["W2"], cache["A1"], inputs.sigmoid(cache["Z2"]) - y)
+            sums["dW1"] = inputs.times_inputs(sums["dZ1"], block)
+            return inputs.cross_entropy_sum(cache["Z2"], y), sums, cache["Z2"]
 
     cost, total, Z2 = 0.0, None, []
     with np.errstate(over="ignore", invalid="ignore"):
@@ -108,6 +120,7 @@ class BlockedSolver:
                  weight_decay: float = 0.0, augmentation: Augmentation | None = None,
                  seed: int = 0):
         self.inputs, self.parameters, self.workers = inputs, parameters, workers
+        self.exact = inputs.exact
         self.Y = np.asarray(Y, dtype=inputs.dtype)
         self.held_out = {"train": inputs, **(held_out or {})}
         self.batch_size = batch_size if 0 < batch_size < inputs.m else 0
@@ -126,7 +139,7 @@ class BlockedSolver:
         order = self.shuffle_rng.permutation(m)
         return [order[start:stop] for start, stop in chunks(m, self.batch_size)]
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray | None]:
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray | None]:
         total, Z2 = 0.0, None
         for index in self._batches():
             k = index.stop - index.start if isinstance(index, slice) else len(index)
@@ -203,6 +216,30 @@ class SymmetricTiles:
         return out
 
 
+class DenseGram:
+    """A symmetric (m, m) matrix of integers held whole in float64, for exact products: every
+    product is exact, so any split of the work between threads gives the same bits."""
+
+    def __init__(self, m: int):
+        self.S = np.zeros((m, m))
+
+    def add_products(self, F: np.ndarray, workers: Workers) -> None:
+        """S += F F^T for F (m, f) of integers, in row tiles."""
+        def one(bounds):
+            lo, hi = bounds
+            self.S[lo:hi] += F[lo:hi] @ F.T
+        list(workers.map(one, chunks(len(F), TILE // 4)))
+
+    def times_left(self, V: np.ndarray, workers: Workers) -> np.ndarray:
+        """V S for V (r, m), in column tiles."""
+        parts = workers.map(lambda b: V @ self.S[:, b[0]:b[1]], chunks(len(self.S), TILE // 4))
+        return np.concatenate(list(parts), axis=1)
+
+    def bound(self) -> float:
+        """The largest |entry|: a Gram matrix's is on its diagonal."""
+        return float(np.max(np.diagonal(self.S), initial=0.0))
+
+
 class GramSolver:
     """Full-batch gradient descent in the span of X's columns, from the Gram matrix X^T X."""
 
@@ -211,37 +248,51 @@ class GramSolver:
 
     def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
                  workers: Workers, held_out: dict[str, Inputs] | None = None):
-        self.inputs, self.workers = inputs, workers
+        if inputs.exact and inputs.scaling.kind != "divide":
+            # Standardized inputs are not integers: their Gram matrix has no exact products.
+            inputs = Inputs(inputs.examples, inputs.scaling, inputs.dtype, exact=False)
+            held_out = {name: Inputs(x.examples, x.scaling, x.dtype, exact=False)
+                        for name, x in (held_out or {}).items()}
+        self.inputs, self.workers, self.exact = inputs, workers, inputs.exact
         self.dtype = inputs.dtype
         self.Y = np.asarray(Y, dtype=self.dtype)
         self.W1_0 = parameters["W1"]
         self.rest = {k: parameters[k] for k in ("b1", "W2", "b2")}
         m, h = inputs.m, self.W1_0.shape[0]
         held_out = held_out or {}
-        self.G = SymmetricTiles.zeros(m, self.dtype)
-        self.Z1_0 = np.zeros((h, m), self.dtype)
+        # Exact: G and K hold integer pixel products, X^T X = G / divisor^2.
+        gram_dtype = np.dtype(np.float64) if self.exact else self.dtype
+        self.unit = 1.0 / inputs.examples.divisor ** 2 if self.exact else 1.0
+        self.G = DenseGram(m) if self.exact else SymmetricTiles.zeros(m, gram_dtype)
         # For each held-out set, K = X^T X_held and W1_0 X_held give its logits in O(h m m_held).
-        self.K = {name: np.zeros((m, x.m), self.dtype) for name, x in held_out.items()}
-        self.Z1_0_held = {name: np.zeros((h, x.m), self.dtype) for name, x in held_out.items()}
+        self.K = {name: np.zeros((m, x.m), gram_dtype) for name, x in held_out.items()}
         # Few wide blocks of features (the width depends on m only): each adds a product to all
         # of G, so G is read and written once per block; each converted block serves all.
-        width = max(256, FEATURE_BLOCK_BYTES // (m * self.dtype.itemsize))
+        width = max(256, FEATURE_BLOCK_BYTES // (m * gram_dtype.itemsize))
         for start, stop in chunks(inputs.examples.n_x, width):
             F = inputs.columns(start, stop)                          # (m, f)
             self.G.add_products(F, workers)
-            self._add_rows(self.Z1_0, self.W1_0[:, start:stop], F)
             for name, x in held_out.items():
-                F_held = x.columns(start, stop)
-                self._add_rows(self.Z1_0_held[name], self.W1_0[:, start:stop], F_held)
-                self._add_K(self.K[name], F, F_held)
+                self._add_K(self.K[name], F, x.columns(start, stop))
+        self.Z1_0 = self._first_hidden(inputs)
+        self.Z1_0_held = {name: self._first_hidden(x) for name, x in held_out.items()}
+        # The largest |entry| of G, and of each K, bounds the integers of the exact products.
+        self.G_bound = self.G.bound() if self.exact else 0.0
+        self.K_bound = {name: float(np.max(np.abs(K), initial=0.0)) for name, K in self.K.items()}
         self.C = np.zeros((h, m), self.dtype)
 
-    def _add_rows(self, Z: np.ndarray, W: np.ndarray, F: np.ndarray) -> None:
-        """Z += W F^T, by chunks of F's rows (columns of Z): each chunk owns its columns."""
+    def _first_hidden(self, inputs: Inputs) -> np.ndarray:
+        """W1_0 X (h, m) of a set, chunk by chunk (exact: kept in float64)."""
+        W1_0 = ex.RowSlices(self.W1_0, PIXEL_BOUND, ex.PRECISION[self.dtype]) if self.exact \
+            else inputs.weights(self.W1_0)
+
         def one(bounds):
-            lo, hi = bounds
-            Z[:, lo:hi] += W @ F[lo:hi].T
-        list(self.workers.map(one, chunks(F.shape[0], TILE)))
+            block = inputs.block(slice(*bounds), chunk_buffer(self.workers, inputs))
+            if self.exact:
+                return W1_0.times(block.T) / inputs.examples.divisor
+            return W1_0.times(block)
+        parts = list(self.workers.map(one, chunks(inputs.m, CHUNK)))
+        return np.concatenate(parts, axis=1)
 
     def _add_K(self, K: np.ndarray, F: np.ndarray, F_held: np.ndarray) -> None:
         def one(bounds):
@@ -249,14 +300,27 @@ class GramSolver:
             K[lo:hi] += F[lo:hi] @ F_held.T
         list(self.workers.map(one, chunks(F.shape[0], TILE)))
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
+    def _hidden(self, Z1_0: np.ndarray, times: Callable[[np.ndarray], np.ndarray],
+                bound: float) -> np.ndarray:
+        """Z1 = Z1_0 + C X^T X' + b1 for the product `times(V) = (X^T X') ^T V` in G's units."""
+        if self.exact:
+            CG = ex.int_matmul(self.C, None, bound, ex.PRECISION[self.dtype], times=times)
+            return (Z1_0 + CG * self.unit + self.rest["b1"]).astype(self.dtype)
+        return Z1_0 + times(self.C) + self.rest["b1"]
+
+    def _times_G(self, V: np.ndarray) -> np.ndarray:
+        if self.exact:
+            return self.G.times_left(V, self.workers)
+        # V G, computed as (G V^T)^T since G is symmetric
+        return self.G.times(np.ascontiguousarray(V.T), self.workers).T
+
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray]:
         m = self.inputs.m
-        # C G, computed as (G C^T)^T since G is symmetric: W1_t X + b1.
-        Z1 = self.Z1_0 + self.G.times(np.ascontiguousarray(self.C.T), self.workers).T + self.rest["b1"]
-        A1 = np.tanh(Z1)
-        Z2 = self.rest["W2"] @ A1 + self.rest["b2"]
-        cost = cost_from_logits(Z2, self.Y)
-        sums = gradient_sums(self.rest["W2"], A1, sigmoid(Z2) - self.Y)
+        Z1 = self._hidden(self.Z1_0, self._times_G, self.G_bound)     # W1_t X + b1
+        A1 = self.inputs.tanh(Z1)
+        Z2 = output_logits(self.rest["W2"], A1, self.rest["b2"])
+        cost = self.inputs.cross_entropy_sum(Z2, self.Y) / m if with_cost else math.nan
+        sums = gradient_sums(self.rest["W2"], A1, self.inputs.sigmoid(Z2) - self.Y)
         lr = self.dtype.type(learning_rate)
         self.C -= (lr / self.dtype.type(m)) * sums["dZ1"]          # W1 -= lr * dZ1 X^T / m
         self.rest = update_parameters(self.rest, {g: sums[g] / m for g in ("db1", "dW2", "db2")},
@@ -266,8 +330,9 @@ class GramSolver:
     def logits(self, name: str) -> np.ndarray:
         if name == "train":
             return forward_logits(self.parameters_of(self.snapshot()), self.inputs, self.workers)
-        Z1 = self.Z1_0_held[name] + self.C @ self.K[name] + self.rest["b1"]
-        return self.rest["W2"] @ np.tanh(Z1) + self.rest["b2"]
+        K = self.K[name]
+        Z1 = self._hidden(self.Z1_0_held[name], lambda V: V @ K, self.K_bound[name])
+        return output_logits(self.rest["W2"], self.inputs.tanh(Z1), self.rest["b2"])
 
     def snapshot(self) -> tuple[np.ndarray, Parameters]:
         return self.C.copy(), dict(self.rest)
@@ -276,9 +341,9 @@ class GramSolver:
         """W1 = W1_0 + C X^T, built chunk by chunk in example order."""
         C, rest = snapshot
         W1 = self.W1_0.copy()
-        buf = np.empty((CHUNK, self.inputs.examples.n_x), self.dtype)
+        buf = np.empty((CHUNK, self.inputs.examples.n_x), self.inputs.buffer_dtype())
         for start, stop in chunks(self.inputs.m, CHUNK):
-            W1 += C[:, start:stop] @ self.inputs.rows(slice(start, stop), buf)
+            W1 += self.inputs.times_inputs(C[:, start:stop], self.inputs.block(slice(start, stop), buf))
         return {"W1": W1, **rest}
 
 
@@ -287,6 +352,7 @@ class DirectSolver:
 
     name = "direct"
     whole_batch = True
+    exact = False  # the reference: the BLAS's products, as written
 
     def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
                  workers: Workers, held_out: dict[str, Inputs] | None = None):
@@ -297,7 +363,7 @@ class DirectSolver:
         self.Y = np.asarray(Y, dtype=inputs.dtype)
         self.parameters = parameters
 
-    def step(self, learning_rate: float) -> tuple[float, np.ndarray]:
+    def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray]:
         _, cache = forward_propagation(self.X, self.parameters)
         grads = backward_propagation(self.parameters, cache, self.X, self.Y)
         self.parameters = update_parameters(self.parameters, grads, learning_rate)

@@ -20,7 +20,8 @@ from tqdm import tqdm
 from catdog.augment import Augmentation
 from catdog.errors import CatdogError
 from catdog.features import Examples
-from catdog.network import Parameters, cost_from_logits, initialize_parameters, sigmoid
+from catdog import exact as ex
+from catdog.network import Parameters, initialize_parameters
 from catdog.optimizers import learning_rate_at, make_optimizer
 from catdog.parallel import Workers, blas_threads
 from catdog.scaling import InputScaling, fit_scaling
@@ -40,6 +41,7 @@ class TrainingDiverged(CatdogError):
 class TrainResult:
     parameters: Parameters
     solver: str
+    arithmetic: str = "exact"  # exact (the same bits on every machine) or fast
     scaling: InputScaling = field(default_factory=InputScaling)
     cost_iterations: list[int] = field(default_factory=list)
     costs: list[float] = field(default_factory=list)
@@ -58,7 +60,13 @@ class TrainResult:
 
 def accuracy_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
     """Share of examples whose probability of dog, above or below 0.5, matches Y."""
-    return float(np.mean((sigmoid(Z2) > 0.5) == (np.asarray(Y) == 1)))
+    return float(np.mean((ex.sigmoid(Z2) > 0.5) == (np.asarray(Y) == 1)))
+
+
+def cost_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
+    """Mean cross-entropy from the logits, the same bits on every machine."""
+    Y = np.asarray(Y)
+    return float(np.sum(ex.softplus(Z2) - Y * np.asarray(Z2, np.float64))) / Y.shape[1]
 
 
 def _as_examples(X: np.ndarray | Examples) -> Examples:
@@ -89,7 +97,7 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
           lr_schedule: str = "constant", lr_step_every: int = 1, lr_step_factor: float = 0.1,
           weight_decay: float = 0.0, init: str = "tutorial", input_scaling: str = "divide",
           augment_flip: bool = False, augment_shift: int = 0,
-          validation_fraction: float = 0.0, patience: int = 0,
+          validation_fraction: float = 0.0, patience: int = 0, exact: bool = True,
           X_test: np.ndarray | Examples | None = None, Y_test: np.ndarray | None = None,
           progress: bool = True, on_record: RecordCallback | None = None) -> TrainResult:
     """Train on X (n_x, m) -- or on `Examples` -- and Y (1, m); returns weights and curves.
@@ -103,6 +111,8 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
     iteration with the lowest validation log loss, and with patience > 0 training stops after
     that many records without improvement. `solver` picks how full-batch gradient descent runs
     (see `catdog.solvers`); `threads` (0 = one per core) changes the speed, never the result.
+    `exact` computes every product with the pixels exactly (`catdog.forward`): the same bits on
+    every machine; False uses the BLAS in `dtype`, faster on large sets.
     """
     examples = _as_examples(X)
     Y = np.asarray(Y).reshape(1, examples.m)
@@ -118,15 +128,17 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
         labels["test"] = np.asarray(Y_test).reshape(1, -1)
     track = bool(held) and eval_every > 0
     scaling = fit_scaling(input_scaling, examples)
-    inputs = {name: Inputs(x, scaling, ftype) for name, x in held.items()}
+    exact = exact and examples.rows.dtype == np.uint8
+    inputs = {name: Inputs(x, scaling, ftype, exact) for name, x in held.items()}
     parameters = initialize_parameters(examples.n_x, hidden_size, 1, seed, ftype, init)
     plain = (batch_size == 0 or batch_size >= examples.m) and optimizer == "gd" \
         and weight_decay == 0 and not augment_flip and augment_shift == 0
     if solver == "auto":
-        solver = choose_solver(examples.m, examples.n_x, hidden_size, iterations) if plain \
-            else "blocked"
+        # Standardized inputs have no exact Gram matrix
+        solver = choose_solver(examples.m, examples.n_x, hidden_size, iterations) \
+            if plain and not (exact and input_scaling != "divide") else "blocked"
     workers = Workers(threads)
-    train_inputs = Inputs(examples, scaling, ftype)
+    train_inputs = Inputs(examples, scaling, ftype, exact)
     with blas_threads(1):  # all parallelism is in `workers`, over fixed chunks
         if solver == "blocked":
             chosen: Solver = BlockedSolver(
@@ -155,7 +167,8 @@ def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning
 def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iterations: int,
           learning_rate: float, cost_every: int, eval_every: int, progress: bool,
           on_record: RecordCallback | None, patience: int, schedule: dict) -> TrainResult:
-    result = TrainResult(parameters={}, solver=solver.name)
+    result = TrainResult(parameters={}, solver=solver.name,
+                         arithmetic="exact" if solver.exact else "fast")
     validating = "validation" in labels
     best_loss, best, since_best = math.inf, None, 0
     bar = tqdm(range(iterations), desc=f"train ({solver.name})", unit="epoch",
@@ -171,12 +184,14 @@ def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
                 logits = {name: solver.logits(name) for name in wanted}
                 snapshot = solver.snapshot() if validating else None
             lr = learning_rate_at(i, iterations, learning_rate, **schedule)
-            cost, Z2 = solver.step(lr)
-            if not math.isfinite(cost):
+            recorded = i % cost_every == 0 or last
+            cost, Z2 = solver.step(lr, with_cost=recorded)
+            skipped = not recorded and math.isnan(cost)  # finite exactly when the logits are
+            if not (bool(np.all(np.isfinite(Z2))) if skipped else math.isfinite(cost)):
                 raise TrainingDiverged(
                     f"training diverged at iteration {i} (cost {cost}); "
                     f"lower train.learning_rate (now {learning_rate})")
-            if i % cost_every == 0 or last:
+            if recorded:
                 result.cost_iterations.append(i)
                 result.costs.append(cost)
                 point["cost"] = cost
@@ -223,8 +238,8 @@ def training_metrics(parameters: Parameters, X: np.ndarray | Examples, Y: np.nda
     workers = Workers(threads)
     try:
         with blas_threads(1):
-            Z2 = forward_logits(parameters, Inputs(examples, scaling or InputScaling(), dtype),
-                                workers)
+            Z2 = forward_logits(parameters, Inputs(examples, scaling or InputScaling(), dtype,
+                                                   exact=True), workers)
     finally:
         workers.close()
     return {
