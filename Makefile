@@ -30,7 +30,7 @@ export PHOTOS TEST_PHOTOS ARGS SORT
 
 PLUGIN_STAMPS := $(foreach k,$(filter $(PLUGIN_KINDS),$(KINDS)),$(VENV)/.installed-$(k))
 
-.PHONY: help install check-remote repro check-repro test-fast test sweep compare plots photos bench clean-venv
+.PHONY: help install check-remote repro check-repro test-fast test sweep compare cross-check plots photos bench clean-venv
 
 help: ## List the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -74,6 +74,10 @@ sweep: $(STAMP) ## Run this machine's part of a grid and push it (ARGS: see scri
 
 compare: $(STAMP) ## The experiments side by side: params that differ, key metrics (SORT=test_log_loss)
 	$(RUN) python -m catdog.compare $${SORT:+--sort-by "$$SORT"}
+
+# For example: make cross-check ARGS="--x86 Nehalem --iterations 200" (see scripts/cross_check.sh --help)
+cross-check: $(STAMP) ## Compare the stage outputs on emulated aarch64 with this machine (ARGS: see scripts/cross_check.sh --help)
+	scripts/cross_check.sh $(ARGS)
 
 plots: $(STAMP) ## Write dvc_plots/: the plots as a page that needs no network, and as SVG images
 	$(RUN) $(TICK) plots python -m catdog plots
