@@ -64,7 +64,7 @@ def accuracy_from_logits(Z2: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean((ex.sigmoid(Z2) > 0.5) == (np.asarray(Y) == 1)))
 
 
-AUTO_EXACT_MAX = 4096  # training examples up to which "auto" arithmetic is exact
+AUTO_EXACT_MAX = 1024  # up to here, exact Gram products need two float64 slices; beyond, three or more
 
 
 def use_exact(arithmetic: str, examples: Examples) -> bool:
