@@ -25,6 +25,15 @@ def children(pid: int) -> dict[int, str]:
     return {int(line.split(None, 1)[0]): line.split(None, 1)[1] for line in out.splitlines()}
 
 
+def train_stage(pid: int) -> int | None:
+    """The Python process running stages/train.py below `pid`: its child, or its grandchild
+    when the shell DVC starts the command with stays in between."""
+    for child, args in children(pid).items():
+        if "stages/train.py" in args:
+            return child if "python" in args.split()[0] else train_stage(child)
+    return None
+
+
 def alive(pid: int) -> bool:
     """Running, that is: neither gone nor a zombie waiting to be reaped."""
     try:
@@ -43,11 +52,14 @@ def wait_for(predicate, seconds: float) -> bool:
     return predicate()
 
 
-# 0: dvc dies while the stage is still starting (before it can ask to end with it);
-# 3: well into training.
-@pytest.mark.parametrize("delay", [0, 3])
-def test_a_killed_exp_run_takes_its_stage_with_it_and_the_next_run_works(repo, tmp_path, delay):
+# delay 0: dvc dies while the stage is still starting (before it can ask to end with it);
+# 3: well into training. DVC runs the command with $SHELL: bash execs it, dash (the /bin/sh
+# used where SHELL is unset) stays between dvc and the stage.
+@pytest.mark.parametrize("delay, shell", [(0, "/bin/sh"), (3, "/bin/sh"), (3, "/bin/bash")])
+def test_a_killed_exp_run_takes_its_stage_with_it_and_the_next_run_works(repo, tmp_path, delay,
+                                                                          shell):
     work = repo.copy(tmp_path / "killed")
+    work.env["SHELL"] = shell
     work.set_params(train={"iterations": 10**6})  # far longer than the test waits
     (work.root / "notes.txt").write_text("the user's own file\n")
     run = subprocess.Popen([str(BIN / "dvc"), "exp", "run"], cwd=work.root, env=work.env,
@@ -55,8 +67,8 @@ def test_a_killed_exp_run_takes_its_stage_with_it_and_the_next_run_works(repo, t
                            stdin=subprocess.DEVNULL)
     stage = None
     try:
-        assert wait_for(lambda: any("stages/train.py" in a for a in children(run.pid).values()), 120)
-        stage = next(p for p, a in children(run.pid).items() if "stages/train.py" in a)
+        assert wait_for(lambda: train_stage(run.pid) is not None, 120)
+        stage = train_stage(run.pid)
         time.sleep(delay)
         run.send_signal(signal.SIGKILL)
         run.wait()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import select
 import signal
 import sys
+import threading
 from typing import Callable
 
 from catdog.errors import CatdogError
@@ -39,22 +41,40 @@ def _interrupt(signum: int, frame) -> None:
         raise KeyboardInterrupt
 
 
-def _is_dvc_or_shell(pid: int) -> bool:
-    """Whether process `pid` is a `dvc` (or the shell running a stage's command for it)."""
+def _names(pid: int) -> set[str]:
+    """The program names in the first words of process `pid`'s command line (`python -m dvc`
+    gives python, -m and dvc); empty if it is gone."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             args = f.read().split(b"\0")
     except OSError:
-        return False
-    names = {os.path.basename(a.decode(errors="replace")) for a in args[:3]}  # python -m dvc
-    return "dvc" in names or bool(names & _SHELLS)
+        return set()
+    return {os.path.basename(a.decode(errors="replace")) for a in args[:3]}
+
+
+def _parent_of(pid: int) -> int:
+    """Process `pid`'s parent, or 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _stop_when_ended(pidfd: int) -> None:
+    select.select([pidfd], [], [])  # a process's pidfd turns readable when it ends
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def end_with_parent() -> None:
-    """Have Linux send SIGTERM to this process when the process that started it (the `dvc`
-    running the stage) dies, even by `kill -9`: an orphaned stage would otherwise go on and
-    later overwrite outputs that no longer match params.yaml or dvc.lock. SIGTERM stops the
-    stage as Ctrl-C does, removing its temporary files."""
+    """Stop this stage (SIGTERM, handled as Ctrl-C is, removing temporary files) when the `dvc`
+    running it dies, even by `kill -9`: an orphaned stage would otherwise go on and later
+    overwrite outputs that no longer match params.yaml or dvc.lock.
+
+    Linux signals the death of the direct parent (PR_SET_PDEATHSIG). DVC starts the command
+    through $SHELL, and a shell that does not exec its last command (dash, the /bin/sh used
+    where SHELL is unset) stays between the two: then the `dvc` above it is watched through a
+    pidfd."""
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
@@ -62,10 +82,24 @@ def end_with_parent() -> None:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         return  # not allowed here (a sandbox): the stage runs as before
-    # The parent died before the request was made: between the two reads, or (DVC names the
-    # stage in DVC_STAGE) before this process got here at all, leaving it to init.
-    if os.getppid() != parent or ("DVC_STAGE" in os.environ and not _is_dvc_or_shell(parent)):
-        raise KeyboardInterrupt
+    if os.getppid() != parent:
+        raise KeyboardInterrupt  # the parent died between the two reads
+    if "DVC_STAGE" not in os.environ:
+        return  # started by hand: the parent is the user's shell
+    if "dvc" in _names(parent):
+        return
+    # DVC names the stage in DVC_STAGE: a parent that is neither dvc nor a shell it started
+    # means the stage was orphaned before it got here, and left to init.
+    dvc = _parent_of(parent)
+    if _names(parent) & _SHELLS and "dvc" in _names(dvc):
+        try:
+            pidfd = os.pidfd_open(dvc)
+        except OSError:
+            return  # no pidfds (Linux before 5.3): only the shell's death stops the stage
+        if _parent_of(parent) == dvc:  # still: the pidfd is that dvc, not a reused number
+            threading.Thread(target=_stop_when_ended, args=(pidfd,), daemon=True).start()
+            return
+    raise KeyboardInterrupt
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
