@@ -1,5 +1,4 @@
 """Stage train: fit the network on the training arrays (params: train)."""
-import dataclasses
 import time
 
 import pandas as pd
@@ -29,7 +28,7 @@ def main() -> None:
     test_examples, Y_test, _ = load_split("data/processed/test.npz")
     start = time.perf_counter()
     progress = Progress()
-    result = train(examples, Y, X_test=test_examples, Y_test=Y_test, **dataclasses.asdict(p),
+    result = train(examples, Y, p, X_test=test_examples, Y_test=Y_test,
                    on_record=progress)
     progress.finish()
     seconds = time.perf_counter() - start

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from catdog.features import Examples
+from catdog.params import TrainParams
 from catdog.training import train
 
 
@@ -38,9 +39,10 @@ def test_every_thread_count_gives_the_same_bits(recipe):
     settings = dict(RECIPES[recipe])
     X, Y = pixels(settings.pop("m"))
     X_test, Y_test = pixels(150, seed=1)
-    runs = [fingerprint(train(X, Y, hidden_size=5, learning_rate=0.05, iterations=12, seed=2,
-                              dtype="float32", cost_every=1, eval_every=3, progress=False,
-                              threads=threads, X_test=X_test, Y_test=Y_test, **settings))
+    runs = [fingerprint(train(X, Y, TrainParams(hidden_size=5, learning_rate=0.05, iterations=12,
+                                                seed=2, dtype="float32", cost_every=1,
+                                                eval_every=3, threads=threads, **settings),
+                              X_test=X_test, Y_test=Y_test, progress=False))
             for threads in (1, 2, 3, 4)]
     assert runs[0][0][-1] < runs[0][0][0]  # it trains
     for threads, run in zip((2, 3, 4), runs[1:]):

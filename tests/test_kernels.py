@@ -37,12 +37,13 @@ TRAIN = """
 import hashlib, json, sys
 from catdog.features import load_split
 from catdog.model import Model, save_model
+from catdog.params import TrainParams
 from catdog.training import train
 examples, Y, image_size = load_split(sys.argv[1])
 digests = {}
 for threads in map(int, sys.argv[4:]):
-    result = train(examples, Y, hidden_size=10, learning_rate=0.003, iterations=30, seed=1,
-                   dtype=sys.argv[3], cost_every=10, threads=threads, progress=False)
+    settings = TrainParams(iterations=30, dtype=sys.argv[3], threads=threads)
+    result = train(examples, Y, settings, progress=False)
     assert result.costs[-1] < result.costs[0], "it does not train"
     path = f"{sys.argv[2]}.{threads}.npz"
     save_model(path, Model(result.parameters, image_size, result.scaling))

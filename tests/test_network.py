@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from catdog.network import (
 )
 from catdog.features import Examples
 from catdog.solvers import choose_solver
+from catdog.params import TrainParams
 from catdog.training import train
 
 
@@ -136,8 +138,8 @@ def test_gradients_pass_a_numerical_check():
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-9), ("float32", 1e-4)])
 def test_every_solver_reproduces_the_reference_cost_curve(solver, dtype, rtol):
     X, Y = toy_data()
-    result = train(X, Y, hidden_size=6, learning_rate=0.01, iterations=300, seed=4,
-                   dtype=dtype, cost_every=1, progress=False, solver=solver)
+    result = train(X, Y, TrainParams(hidden_size=6, learning_rate=0.01, iterations=300, seed=4,
+                                     dtype=dtype, cost_every=1, solver=solver), progress=False)
     p0 = initialize_parameters(X.shape[0], 6, 1, seed=4)
     ref = ref_cost_curve(X, Y, p0["W1"], p0["b1"], p0["W2"], p0["b2"], 0.01, 300)
     assert result.solver == solver and result.cost_iterations == list(range(300))
@@ -155,8 +157,9 @@ def test_every_solver_ends_with_the_reference_weights(solver):
         A1, A2 = ref_forward(X, W1, b1, W2, b2)
         dW1, db1, dW2, db2 = ref_gradients(X, Y, W2, A1, A2)
         W1, b1, W2, b2 = W1 - 0.05 * dW1, b1 - 0.05 * db1, W2 - 0.05 * dW2, b2 - 0.05 * db2
-    got = train(X, Y, hidden_size=5, learning_rate=0.05, iterations=40, seed=9, dtype="float64",
-                cost_every=10, progress=False, solver=solver).parameters
+    got = train(X, Y, TrainParams(hidden_size=5, learning_rate=0.05, iterations=40, seed=9,
+                                  dtype="float64", cost_every=10, solver=solver),
+                      progress=False).parameters
     for name, ref in zip(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2)):
         np.testing.assert_allclose(got[name], ref, rtol=1e-9, atol=1e-14, err_msg=name)
 
@@ -168,16 +171,17 @@ def test_pixels_stored_as_uint8_train_exactly_like_their_float_copy():
     pixels = rng.randint(0, 256, size=(150, 200)).astype(np.uint8)  # (m, n_x), example-major
     Y = (rng.rand(1, 150) > 0.5).astype(np.float64)
     X = pixels.T / 255.0
-    settings = dict(hidden_size=4, learning_rate=0.05, iterations=30, seed=1, dtype="float64",
-                    cost_every=1, progress=False)
     for solver in ("blocked", "gram"):
-        a = train(Examples(pixels, 255), Y, solver=solver, arithmetic="fast", **settings)
-        b = train(X, Y, solver=solver, **settings)
+        settings = TrainParams(hidden_size=4, learning_rate=0.05, iterations=30, seed=1,
+                               dtype="float64", cost_every=1, solver=solver)
+        fast = replace(settings, arithmetic="fast")
+        a = train(Examples(pixels, 255), Y, fast, progress=False)
+        b = train(X, Y, settings, progress=False)
         assert (a.arithmetic, b.arithmetic) == ("fast", "fast")
         assert a.costs == b.costs
         for name in a.parameters:
             np.testing.assert_array_equal(a.parameters[name], b.parameters[name])
-        c = train(Examples(pixels, 255), Y, solver=solver, **settings)
+        c = train(Examples(pixels, 255), Y, settings, progress=False)
         assert c.arithmetic == "exact"
         np.testing.assert_allclose(c.costs, b.costs, rtol=1e-13)
         for name in c.parameters:
@@ -188,8 +192,9 @@ def test_pixels_stored_as_uint8_train_exactly_like_their_float_copy():
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_a_fixed_thread_count_gives_identical_bits(solver, threads):
     X, Y = toy_data(m=200)
-    runs = [train(X, Y, hidden_size=4, learning_rate=0.05, iterations=20, seed=1, dtype="float32",
-                  cost_every=1, progress=False, solver=solver, threads=threads) for _ in range(2)]
+    runs = [train(X, Y, TrainParams(hidden_size=4, learning_rate=0.05, iterations=20, seed=1,
+                                    dtype="float32", cost_every=1, solver=solver, threads=threads),
+                        progress=False) for _ in range(2)]
     assert runs[0].costs == runs[1].costs
     for name in runs[0].parameters:
         assert runs[0].parameters[name].tobytes() == runs[1].parameters[name].tobytes()

@@ -8,6 +8,7 @@ import pytest
 
 from catdog.network import initialize_parameters
 from catdog.optimizers import learning_rate_at
+from catdog.params import TrainParams
 from catdog.training import train
 
 
@@ -71,9 +72,10 @@ def reference(X, Y, optimizer, schedule, epochs, lr, weight_decay=0.0, batch=Non
 @pytest.mark.parametrize("schedule", ["constant", "step", "cosine"])
 def test_whole_set_steps_follow_the_textbook_rules(optimizer, schedule):
     X, Y = data()
-    got = train(X, Y, hidden_size=4, learning_rate=0.05, iterations=6, seed=3, dtype="float64",
-                optimizer=optimizer, lr_schedule=schedule, lr_step_every=2, lr_step_factor=0.5,
-                solver="blocked", progress=False).parameters
+    got = train(X, Y, TrainParams(hidden_size=4, learning_rate=0.05, iterations=6, seed=3,
+                                  dtype="float64", optimizer=optimizer, lr_schedule=schedule,
+                                  lr_step_every=2, lr_step_factor=0.5, solver="blocked",
+                                  cost_every=1), progress=False).parameters
     ref = reference(X, Y, optimizer, schedule, 6, 0.05)
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-15, err_msg=k)
@@ -82,8 +84,9 @@ def test_whole_set_steps_follow_the_textbook_rules(optimizer, schedule):
 @pytest.mark.parametrize("optimizer", ["gd", "adam"])
 def test_mini_batches_with_weight_decay_follow_the_rules(optimizer):
     X, Y = data(m=100)
-    got = train(X, Y, hidden_size=4, learning_rate=0.05, iterations=3, seed=3, dtype="float64",
-                optimizer=optimizer, batch_size=32, weight_decay=0.1, progress=False).parameters
+    got = train(X, Y, TrainParams(hidden_size=4, learning_rate=0.05, iterations=3, seed=3,
+                                  dtype="float64", optimizer=optimizer, batch_size=32,
+                                  weight_decay=0.1, cost_every=1), progress=False).parameters
     ref = reference(X, Y, optimizer, "constant", 3, 0.05, weight_decay=0.1, batch=32)
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-15, err_msg=k)

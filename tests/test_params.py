@@ -1,12 +1,13 @@
 import math
 import os
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import yaml
 
-from catdog.params import ParamsError, load_params
+from catdog.params import SECTIONS, ParamsError, TrainParams, load_params, params_table
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -23,6 +24,32 @@ def test_the_committed_params_are_valid():
     params = load_params(PROJECT / "params.yaml")
     assert params.train.dtype in ("float32", "float64")
     assert params.data.image_size == 64  # the network's 12288 inputs
+
+
+def test_the_committed_params_are_the_settings_defaults():
+    """params.yaml is the tutorial's run: each value is its setting's default."""
+    raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    assert raw == {name: asdict(cls()) for name, cls in SECTIONS.items()}
+
+
+def test_the_docs_table_is_made_of_the_settings():
+    """docs/training.md lists every key with its default and meaning, as the settings say."""
+    text = (PROJECT / "docs/training.md").read_text()
+    rows = [line for line in text.splitlines()
+            if re.match(r"\| `(" + "|".join(SECTIONS) + r")\.", line)]
+    expected = params_table()
+    assert rows == expected, "docs/training.md's table should read:\n" + "\n".join(expected)
+
+
+@pytest.mark.parametrize("changes,words", [
+    ({"hidden_size": 0}, "train.hidden_size must be at least 1, got 0"),
+    ({"optimizer": "sgd"}, "train.optimizer must be one of gd, momentum, adam, got 'sgd'"),
+    ({"solver": "gram", "batch_size": 10}, "train.solver 'gram' runs full-batch"),
+])
+def test_train_settings_are_checked_when_made(changes, words):
+    """A TrainParams that exists is valid, whether read from params.yaml or made in code."""
+    with pytest.raises(ParamsError, match=re.escape(words)):
+        TrainParams(**changes)
 
 
 @pytest.mark.parametrize("section,key,value,words", [

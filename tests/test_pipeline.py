@@ -77,6 +77,15 @@ def test_a_learning_rate_change_reruns_train_and_evaluate_only(repo, tmp_path):
     assert (change["old"], change["new"]) == (committed, 0.005)
 
 
+def test_thread_counts_leave_the_pipeline_up_to_date(repo, tmp_path):
+    """train.threads and data.workers change the speed, never a result: no stage reruns."""
+    work = repo.copy(tmp_path / "threads")
+    work.set_params(train={"threads": 1}, data={"workers": 3})
+    assert "up to date" in work.dvc("status").stdout
+    ran, _ = work.repro()
+    assert ran == []
+
+
 def test_a_forced_rerun_gives_byte_identical_outputs(repo, tmp_path):
     work = repo.copy(tmp_path / "again")
     before = work.digest(*OUTPUTS)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from catdog.model import Model, load_model, save_model
+from catdog.params import TrainParams
 from catdog.training import TrainingDiverged, train, training_metrics
 
 
@@ -14,28 +15,28 @@ def separable(m=80, n_x=48, seed=0):
 
 def test_costs_are_recorded_every_n_iterations_and_at_the_last():
     X, Y = separable()
-    result = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=25, seed=0,
-                   dtype="float64", cost_every=10, progress=False)
+    result = train(X, Y, TrainParams(hidden_size=4, learning_rate=0.5, iterations=25, seed=0,
+                                     dtype="float64", cost_every=10), progress=False)
     assert result.cost_iterations == [0, 10, 20, 24]
-    full = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=25, seed=0,
-                 dtype="float64", cost_every=1, progress=False)
+    full = train(X, Y, TrainParams(hidden_size=4, learning_rate=0.5, iterations=25, seed=0,
+                                   dtype="float64", cost_every=1), progress=False)
     assert result.costs == [full.costs[i] for i in (0, 10, 20, 24)]
 
 
 def test_training_learns_a_separable_problem():
     X, Y = separable()
-    result = train(X, Y, hidden_size=4, learning_rate=1.0, iterations=400, seed=0,
-                   dtype="float64", cost_every=50, progress=False)
+    result = train(X, Y, TrainParams(hidden_size=4, learning_rate=1.0, iterations=400, seed=0,
+                                     dtype="float64", cost_every=50), progress=False)
     metrics = training_metrics(result.parameters, X, Y)
     assert metrics["accuracy"] == 1.0 and metrics["final_cost"] < result.costs[0]
 
 
 def test_same_seed_gives_identical_parameters():
     X, Y = separable()
-    a = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=30, seed=3,
-              dtype="float32", cost_every=10, progress=False).parameters
-    b = train(X, Y, hidden_size=4, learning_rate=0.5, iterations=30, seed=3,
-              dtype="float32", cost_every=10, progress=False).parameters
+    a = train(X, Y, TrainParams(hidden_size=4, learning_rate=0.5, iterations=30, seed=3,
+                                dtype="float32", cost_every=10), progress=False).parameters
+    b = train(X, Y, TrainParams(hidden_size=4, learning_rate=0.5, iterations=30, seed=3,
+                                dtype="float32", cost_every=10), progress=False).parameters
     for name in a:
         assert a[name].tobytes() == b[name].tobytes()
 
@@ -43,14 +44,14 @@ def test_same_seed_gives_identical_parameters():
 def test_divergence_names_the_learning_rate():
     X, Y = separable()
     with pytest.raises(TrainingDiverged, match="train.learning_rate"):
-        train(X, Y, hidden_size=4, learning_rate=1e38, iterations=20, seed=0, dtype="float32",
-              cost_every=1, progress=False)
+        train(X, Y, TrainParams(hidden_size=4, learning_rate=1e38, iterations=20, seed=0,
+                                dtype="float32", cost_every=1), progress=False)
 
 
 def test_a_model_round_trips_with_its_metadata(tmp_path):
     X, Y = separable(n_x=12)
-    params = train(X, Y, hidden_size=3, learning_rate=0.5, iterations=5, seed=0,
-                   dtype="float32", cost_every=1, progress=False).parameters
+    params = train(X, Y, TrainParams(hidden_size=3, learning_rate=0.5, iterations=5, seed=0,
+                                     dtype="float32", cost_every=1), progress=False).parameters
     save_model(tmp_path / "model.npz", Model(params, image_size=2))
     model = load_model(tmp_path / "model.npz")
     assert model.image_size == 2 and model.channel_order == "BGR"
@@ -63,9 +64,9 @@ def test_a_model_round_trips_with_its_metadata(tmp_path):
 def test_accuracy_curves_match_the_plain_solver(solver):
     X, Y = separable(m=90)
     X_test, Y_test = separable(m=30, seed=5)
-    runs = [train(X, Y, hidden_size=4, learning_rate=0.5, iterations=23, seed=0, dtype="float64",
-                  cost_every=5, progress=False, solver=name, threads=0, X_test=X_test,
-                  Y_test=Y_test, eval_every=10)
+    runs = [train(X, Y, TrainParams(hidden_size=4, learning_rate=0.5, iterations=23, seed=0,
+                                    dtype="float64", cost_every=5, solver=name, threads=0,
+                                    eval_every=10), progress=False, X_test=X_test, Y_test=Y_test)
             for name in ("direct", solver)]
     assert runs[0].accuracy_iterations == runs[1].accuracy_iterations == [0, 10, 20, 22]
     assert runs[0].test_accuracy == runs[1].test_accuracy
@@ -116,10 +117,11 @@ def test_the_validation_split_is_seeded_stratified_and_disjoint():
 def test_early_stopping_returns_the_recorded_best_iteration():
     X, Y = photos()
     records = []
-    result = train(X, Y, hidden_size=6, learning_rate=0.05, iterations=60, seed=1,
-                   dtype="float64", eval_every=4, optimizer="adam", batch_size=16,
-                   validation_fraction=0.25, patience=3, progress=False,
-                   on_record=lambda i, point: records.append((i, point)))
+    result = train(X, Y, TrainParams(hidden_size=6, learning_rate=0.05, iterations=60, seed=1,
+                                     dtype="float64", eval_every=4, optimizer="adam",
+                                     batch_size=16, validation_fraction=0.25, patience=3,
+                                     cost_every=1),
+                         progress=False, on_record=lambda i, point: records.append((i, point)))
     losses = result.validation_loss
     best = int(np.argmin(losses))
     assert result.best_iteration == result.accuracy_iterations[best]
@@ -142,8 +144,8 @@ def test_early_stopping_returns_the_recorded_best_iteration():
 
 def test_standardized_inputs_round_trip_through_the_model_file(tmp_path):
     X, Y = photos(m=60)
-    result = train(X, Y, hidden_size=3, learning_rate=0.1, iterations=5, seed=0,
-                   input_scaling="standardize", progress=False)
+    result = train(X, Y, TrainParams(hidden_size=3, learning_rate=0.1, iterations=5, seed=0,
+                                     input_scaling="standardize", cost_every=1), progress=False)
     pixels = X.rows.astype(np.float64) / 255
     np.testing.assert_allclose(result.scaling.mean, pixels.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(result.scaling.std, pixels.std(axis=0), rtol=1e-9)

@@ -5,16 +5,20 @@ value DVC records in dvc.lock and shows in `dvc exp show` is the value the stage
 `hidden_size: 012` is 12 and `learning_rate: 1e-05` is a number, for both.
 
 The `check_params` stage, which every other stage depends on, calls `load_params()` on the
-whole file whenever it changes, so a bad value stops `dvc repro` before DVC removes any
+whole file whenever a value changes, so a bad value stops `dvc repro` before DVC removes any
 stage's outputs. Each stage calls it again before doing any work, for runs outside DVC.
+
+Each setting is defined once, below: its type, default (the tutorial's choice), meaning and
+check (`setting`). The sections are checked when they are made, so a `TrainParams` that exists
+is valid; docs/training.md's table is made of them (`params_table`).
 """
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ruamel.yaml import YAML, YAMLError
 
@@ -44,31 +48,113 @@ class ParamsError(CatdogError, ValueError):
     """A value in params.yaml is missing, of the wrong type or out of range."""
 
 
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ParamsError(message)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting's value must be: `holds(value)`, described as `must` ("at least 1")."""
+
+    holds: Callable[[Any], bool]
+    must: str
+
+    def check(self, key: str, value: Any) -> None:
+        shown = repr(value) if isinstance(value, str) else value
+        _check(self.holds(value), f"{key} must be {self.must}, got {shown}")
+
+
+def at_least(low: int, note: str | None = None) -> Rule:
+    """`low` or more; described as "at least 1", or with a note as "0 (one per core) or more"."""
+    return Rule(lambda v: v >= low, f"at least {low}" if note is None else f"{low}{note} or more")
+
+
+def one_of(choices: tuple[str, ...]) -> Rule:
+    return Rule(lambda v: v in choices, f"one of {', '.join(choices)}")
+
+
+SEED_RULE = Rule(lambda v: 0 <= v <= SEED_MAX, f"between 0 and {SEED_MAX} (2**32 - 1)")
+POSITIVE = Rule(lambda v: v > 0, "greater than 0")
+_UNIT_RULE = Rule(lambda v: 0 <= v < 1, "in [0, 1)")
+
+
+def setting(default: Any, meaning: str, rule: Rule | None = None, *,
+            changes_results: bool = True) -> Any:
+    """A field of a params section: its default (the tutorial's choice, what params.yaml
+    holds), its meaning (docs/training.md's table is made of these), its check, and whether
+    it can change a bit of the results (if not, no stage depends on it)."""
+    return field(default=default, metadata={"meaning": meaning, "rule": rule,
+                                            "changes_results": changes_results})
+
+
+def check_settings(section: str, values: Any) -> None:
+    """Each field's own rule, in field order."""
+    for f in fields(values):
+        rule = f.metadata.get("rule")
+        if rule is not None:
+            rule.check(f"{section}.{f.name}", getattr(values, f.name))
+
+
+def result_keys(cls: type) -> list[str]:
+    """The fields of a params section that can change a stage's results."""
+    return [f.name for f in fields(cls) if f.metadata.get("changes_results", True)]
+
+
+def settings_table(section: str, cls: type) -> list[str]:
+    """The rows of docs/training.md's table for a section: key, default, meaning."""
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        return f"`{value}`" if isinstance(value, str) else repr(value)
+    return [f"| `{section}.{f.name}` | {shown(f.default)} | {f.metadata['meaning']} |"
+            for f in fields(cls)]
+
+
 @dataclass(frozen=True)
 class DemoParams:
     """The synthetic demo set that the `demo` stage draws."""
 
-    out_dir: str
-    n_images: int
-    seed: int
+    out_dir: str = setting("data/raw/demo", "where the synthetic set is written; replaced whole "
+                                            "on each run, but only if the demo stage wrote it")
+    n_images: int = setting(1000, "size of the synthetic set", at_least(2))
+    seed: int = setting(0, "seed of the synthetic set", SEED_RULE)
+
+    def __post_init__(self) -> None:
+        check_settings("demo", self)
 
 
 @dataclass(frozen=True)
 class DataParams:
     """Where the photos are and how ingest turns them into arrays."""
 
-    train_dir: str     # a folder, or a .zip, .tar, .tar.gz or .tgz archive
-    test_dir: str      # the same, or the same path as train_dir: split it by test_fraction
-    test_fraction: float
-    split_seed: int
-    image_size: int
-    workers: int       # decoding threads; 0 = one per core. Outputs do not depend on it.
-    fast_decode: bool  # let the JPEG decoder scale down first: faster, slightly other pixels
-    max_file_mb: int   # larger files and archive members are skipped unread
-    max_pixels: int    # images whose header declares more pixels are skipped undecoded
-    max_archive_gb: float      # bytes decompressed from one archive, at most
-    max_header_kb: int         # body of one tar long-name or PAX header, at most
-    max_member_seconds: float  # time decompressing one archive member, at most
+    train_dir: str = setting("data/raw/demo", "training photos: a folder (searched recursively) "
+                                              "or a `.zip`, `.tar`, `.tar.gz`, `.tgz` archive")
+    test_dir: str = setting("data/raw/demo", "test photos, the same kinds; the same path as "
+                                             "`train_dir`: split `train_dir`")
+    test_fraction: float = setting(0.2, "share of each class kept for testing when splitting",
+                                   Rule(lambda v: 0 < v < 1, "in the open interval (0, 1)"))
+    split_seed: int = setting(0, "seed of that split", SEED_RULE)
+    image_size: int = setting(64, "photos are resized to this many pixels square (64 gives "
+                                  "12288 inputs)", Rule(lambda v: v >= 8, "at least 8 (pixels)"))
+    workers: int = setting(0, "decoding threads; 0 = one per core (the outputs do not depend on "
+                              "it, nor does the stage)", at_least(0, " (one per core)"),
+                           changes_results=False)
+    fast_decode: bool = setting(False, "let JPEGs decode at reduced scale before the resize "
+                                       "(faster, slightly other pixels)")
+    max_file_mb: int = setting(100, "larger photo files and archive members are skipped "
+                                    "without being read", at_least(1))
+    max_pixels: int = setting(100_000_000, "photos whose header declares more pixels are "
+                                           "skipped without being decoded")
+    max_archive_gb: float = setting(20, "an archive that would decompress to more stops ingest "
+                                        "([safety.md](safety.md))", POSITIVE)
+    max_header_kb: int = setting(1024, "a tar long-name or PAX header declaring more stops "
+                                       "ingest unread", at_least(1))
+    max_member_seconds: float = setting(60, "an archive member taking longer to decompress "
+                                            "stops ingest", POSITIVE)
+
+    def __post_init__(self) -> None:
+        check_settings("data", self)
 
     @property
     def split_train(self) -> bool:
@@ -78,87 +164,84 @@ class DataParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    """How the network is trained; every default is the tutorial's choice."""
+    """How the network is trained. Each setting's default is the tutorial's choice; a
+    TrainParams is checked when it is made, so one that exists is valid."""
 
-    hidden_size: int
-    learning_rate: float
-    iterations: int  # epochs: passes over the training set (full-batch steps with batch_size 0)
-    seed: int
-    dtype: str
-    cost_every: int
-    eval_every: int  # record train, validation and test metrics every this many iterations
-    solver: str   # how full-batch steps run; "auto" picks the fastest for the shapes
-    threads: int  # 0 = one per core; the results do not depend on it
-    batch_size: int        # 0 = the whole training set (the tutorial)
-    optimizer: str         # gd, momentum or adam
-    beta1: float           # momentum's (and Adam's first) averaging factor
-    beta2: float           # Adam's second averaging factor
-    lr_schedule: str       # constant, step or cosine
-    lr_step_every: int     # step schedule: epochs between decays
-    lr_step_factor: float  # step schedule: factor of each decay
-    weight_decay: float    # L2 penalty on W1 and W2
-    init: str              # tutorial (randn * 0.01) or xavier
-    input_scaling: str     # divide (pixels / 255) or standardize
-    augment_flip: bool     # random horizontal flips
-    augment_shift: int     # random shifts of up to this many pixels
-    validation_fraction: float  # share of the training photos held out; 0 = none
-    patience: int          # stop after this many records without a better validation loss
-    arithmetic: str        # auto, exact (the same bits on every machine) or fast (the BLAS's floats)
-
-
-def check_train(t: TrainParams) -> None:
-    """Range checks of the train section."""
-    _check(t.hidden_size >= 1, f"train.hidden_size must be at least 1, got {t.hidden_size}")
-    _check(t.learning_rate > 0, f"train.learning_rate must be greater than 0, got {t.learning_rate}")
-    _check(t.iterations >= 1, f"train.iterations must be at least 1, got {t.iterations}")
-    _check(t.dtype in DTYPES,
-           f"train.dtype must be one of {', '.join(DTYPES)}, got {t.dtype!r}")
-    _check(t.solver in SOLVERS,
-           f"train.solver must be one of {', '.join(SOLVERS)}, got {t.solver!r}")
-    _check(t.threads >= 0, f"train.threads must be 0 (one per core) or more, got {t.threads}")
-    _check(t.eval_every >= 1, f"train.eval_every must be at least 1, got {t.eval_every}")
-    _check(t.cost_every >= 1, f"train.cost_every must be at least 1, got {t.cost_every}")
-    _check_seed("train.seed", t.seed)
-    _check(t.batch_size >= 0,
-           f"train.batch_size must be 0 (the whole set) or more, got {t.batch_size}")
-    for key, allowed in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES),
-                         ("init", INITS), ("input_scaling", SCALINGS)):
-        value = getattr(t, key)
-        _check(value in allowed, f"train.{key} must be one of {', '.join(allowed)}, got {value!r}")
-    for key in ("beta1", "beta2"):
-        value = getattr(t, key)
-        _check(0 <= value < 1, f"train.{key} must be in [0, 1), got {value}")
-    _check(t.lr_step_every >= 1, f"train.lr_step_every must be at least 1, got {t.lr_step_every}")
-    _check(0 < t.lr_step_factor <= 1,
-           f"train.lr_step_factor must be in (0, 1], got {t.lr_step_factor}")
-    _check(t.weight_decay >= 0, f"train.weight_decay must be 0 or more, got {t.weight_decay}")
-    _check(0 <= t.augment_shift <= 8,
-           f"train.augment_shift must be in 0 .. 8 (pixels), got {t.augment_shift}")
+    hidden_size: int = setting(10, "hidden units", at_least(1))
+    learning_rate: float = setting(0.003, "step size (the start of the schedule)", POSITIVE)
+    iterations: int = setting(4000, "epochs; with `batch_size` 0, full-batch steps", at_least(1))
+    seed: int = setting(1, "seed of the initial weights", SEED_RULE)
+    dtype: str = setting("float32", "arithmetic of training: `float32` or `float64`",
+                         one_of(DTYPES))
+    cost_every: int = setting(10, "record the cost every this many iterations (and at the last)",
+                              at_least(1))
+    eval_every: int = setting(50, "record train, validation and test metrics every this many "
+                                  "iterations (and at the last)", at_least(1))
+    solver: str = setting("auto", "`auto`, `gram`, `blocked` or `direct`: the same iterates, "
+                                  "another speed (see above)", one_of(SOLVERS))
+    threads: int = setting(0, "threads for training; 0 = one per core (the results do not "
+                              "depend on it, nor does the stage)", at_least(0, " (one per core)"),
+                           changes_results=False)
+    batch_size: int = setting(0, "examples per step; 0 = the whole training set",
+                              at_least(0, " (the whole set)"))
+    optimizer: str = setting("gd", "`gd`, `momentum` or `adam`", one_of(OPTIMIZERS))
+    beta1: float = setting(0.9, "momentum's averaging factor, and Adam's first", _UNIT_RULE)
+    beta2: float = setting(0.999, "Adam's second averaging factor", _UNIT_RULE)
+    lr_schedule: str = setting("constant", "`constant`, `step` (times `lr_step_factor` every "
+                                           "`lr_step_every` epochs) or `cosine`", one_of(SCHEDULES))
+    lr_step_every: int = setting(10, "the step schedule: epochs between decays", at_least(1))
+    lr_step_factor: float = setting(0.5, "the step schedule: factor of each decay",
+                                    Rule(lambda v: 0 < v <= 1, "in (0, 1]"))
+    weight_decay: float = setting(0.0, "L2 penalty on W1 and W2", at_least(0, ""))
+    init: str = setting("tutorial", "`tutorial` (randn × 0.01) or `xavier`", one_of(INITS))
+    input_scaling: str = setting("divide", "`divide` (pixels / 255) or `standardize` (training "
+                                           "mean and std, kept in the model)", one_of(SCALINGS))
+    augment_flip: bool = setting(False, "random horizontal flips of training photos")
+    augment_shift: int = setting(0, "random shifts of training photos by up to this many pixels",
+                                 Rule(lambda v: 0 <= v <= 8, "in 0 .. 8 (pixels)"))
     # At most half: each class then keeps at least one training photo whatever its count.
-    _check(0 <= t.validation_fraction <= 0.5,
-           f"train.validation_fraction must be in [0, 0.5], got {t.validation_fraction}")
-    _check(t.arithmetic in ARITHMETICS,
-           f"train.arithmetic must be one of {', '.join(ARITHMETICS)}, got {t.arithmetic!r}")
-    _check(t.patience >= 0,
-           f"train.patience must be 0 (never stop early) or more, got {t.patience}")
-    plain = (t.batch_size == 0 and t.optimizer == "gd" and t.weight_decay == 0
-             and not t.augment_flip and t.augment_shift == 0)
-    _check(plain or t.solver in ("auto", "blocked"),
-           f"train.solver {t.solver!r} runs full-batch gradient descent only; with batch_size, "
-           f"optimizer, weight_decay or augmentation set, use auto or blocked")
+    validation_fraction: float = setting(
+        0.0, "share of training photos held out for validation (at most 0.5); 0 = none",
+        Rule(lambda v: 0 <= v <= 0.5, "in [0, 0.5]"))
+    patience: int = setting(0, "records without a better validation loss before stopping; "
+                               "0 = never", at_least(0, " (never stop early)"))
+    arithmetic: str = setting("auto", "`exact` (the same bits on every machine), `fast` (the "
+                                      "BLAS's floats) or `auto` (exact up to 1024 training "
+                                      "photos); see [Reproducibility](reproducibility.md)",
+                              one_of(ARITHMETICS))
+
+    def __post_init__(self) -> None:
+        check_settings("train", self)
+        _check(self.full_batch_gd() or self.solver in ("auto", "blocked"),
+               f"train.solver {self.solver!r} runs full-batch gradient descent only; with "
+               f"batch_size, optimizer, weight_decay or augmentation set, use auto or blocked")
+
+    def full_batch_gd(self, m: int = 0) -> bool:
+        """Whether the steps are the tutorial's, plain full-batch gradient descent: one step
+        per epoch over the whole set (of `m` examples, when known), nothing added."""
+        return ((self.batch_size == 0 or 0 < m <= self.batch_size) and self.optimizer == "gd"
+                and self.weight_decay == 0 and not self.augment_flip and self.augment_shift == 0)
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    threshold: float
-    flip_average: bool  # average each photo's probability with its mirror image's (evaluate, predict)
+    """How probabilities become labels (evaluate and predict)."""
+
+    threshold: float = setting(0.5, "probability above which a photo is called a dog",
+                               Rule(lambda v: 0 < v < 1, "in the open interval (0, 1)"))
+    flip_average: bool = setting(False, "average each photo's probability with its mirror "
+                                        "image's")
+
+    def __post_init__(self) -> None:
+        check_settings("evaluate", self)
 
 
 @dataclass(frozen=True)
 class PredictParams:
     """What the `predict` stage classifies."""
 
-    photos: str  # a folder, photo file or .zip/.tar/.tar.gz/.tgz archive; labels not needed
+    photos: str = setting("data/raw/demo", "a folder, photo file or `.zip`, `.tar`, `.tar.gz`, "
+                                           "`.tgz` archive to classify; labels not needed")
 
 
 @dataclass(frozen=True)
@@ -214,18 +297,9 @@ def _coerce(full: str, value: Any, type_name: str) -> Any:
     raise AssertionError(type_name)
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ParamsError(message)
-
-
-def _check_seed(key: str, seed: int) -> None:
-    _check(0 <= seed <= SEED_MAX, f"{key} must be between 0 and {SEED_MAX} (2**32 - 1), got {seed}")
-
-
 def validate(params: Params) -> Params:
     """Range checks, and the photo paths (`require_folders`); `check_data` looks inside them."""
-    d, t, e, g = params.data, params.train, params.evaluate, params.demo
+    d, g = params.data, params.demo
     _check(d.train_dir != "", "data.train_dir must name a folder or archive of photos")
     _check(d.test_dir != "", "data.test_dir must name a folder or archive of test photos, or "
                              "the same path as data.train_dir to keep a share of it for testing")
@@ -236,25 +310,10 @@ def validate(params: Params) -> Params:
            f"data.test_dir still names the synthetic demo photos ({g.out_dir}) while "
            f"data.train_dir is {d.train_dir!r}: set data.test_dir to your test photos, or to "
            f"{d.train_dir!r} to keep a share of them for testing")
-    _check(d.max_file_mb >= 1, f"data.max_file_mb must be at least 1, got {d.max_file_mb}")
-    _check(d.max_archive_gb > 0, f"data.max_archive_gb must be greater than 0, got {d.max_archive_gb}")
-    _check(d.max_header_kb >= 1, f"data.max_header_kb must be at least 1, got {d.max_header_kb}")
-    _check(d.max_member_seconds > 0,
-           f"data.max_member_seconds must be greater than 0, got {d.max_member_seconds}")
     _check(d.max_pixels >= d.image_size ** 2,
            f"data.max_pixels must be at least data.image_size squared, got {d.max_pixels}")
-    _check(0.0 < d.test_fraction < 1.0,
-           f"data.test_fraction must be in the open interval (0, 1), got {d.test_fraction}")
-    _check(d.image_size >= 8, f"data.image_size must be at least 8 (pixels), got {d.image_size}")
-    check_train(t)
-    _check(d.workers >= 0, f"data.workers must be 0 (one per core) or more, got {d.workers}")
-    _check_seed("data.split_seed", d.split_seed)
-    _check(0.0 < e.threshold < 1.0,
-           f"evaluate.threshold must be in the open interval (0, 1), got {e.threshold}")
     _check(params.predict.photos != "",
            "predict.photos must name a folder, photo or archive of photos to classify")
-    _check(g.n_images >= 2, f"demo.n_images must be at least 2, got {g.n_images}")
-    _check_seed("demo.seed", g.seed)
     _check(g.out_dir != "", "demo.out_dir must name a folder")
     _check_memory(params)
     return params
@@ -293,7 +352,13 @@ def _check_memory(params: Params) -> None:
            f"machine's {format_bytes(memory)} of memory")
 
 
-SECTIONS = {f.name: f.type for f in fields(Params)}
+SECTIONS = {"demo": DemoParams, "data": DataParams, "train": TrainParams,
+            "evaluate": EvaluateParams, "predict": PredictParams}
+
+
+def params_table() -> list[str]:
+    """docs/training.md's table of every key: made of the settings themselves."""
+    return [row for name, cls in SECTIONS.items() for row in settings_table(name, cls)]
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
@@ -322,13 +387,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     if unknown:
         raise ParamsError(f"{path}: unknown section(s) {', '.join(unknown)}; "
                           f"allowed: {', '.join(SECTIONS)}")
-    params = validate(Params(
-        demo=_section(raw, "demo", DemoParams),
-        data=_section(raw, "data", DataParams),
-        train=_section(raw, "train", TrainParams),
-        evaluate=_section(raw, "evaluate", EvaluateParams),
-        predict=_section(raw, "predict", PredictParams),
-    ))
+    params = validate(Params(**{name: _section(raw, name, cls) for name, cls in SECTIONS.items()}))
     check_data(params)
     return params
 

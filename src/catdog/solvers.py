@@ -109,7 +109,27 @@ def gradient_pass(parameters: Parameters, inputs: Inputs, Y: np.ndarray, index: 
     return cost, total, np.concatenate(Z2, axis=1)
 
 
-class BlockedSolver:
+class _WeightsSolver:
+    """A solver that holds the weights themselves: logits are forward passes, a snapshot is
+    the weights as they are (steps build new arrays, never change these in place)."""
+
+    def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
+                 workers: Workers, held_out: dict[str, Inputs] | None = None):
+        self.inputs, self.parameters, self.workers = inputs, parameters, workers
+        self.Y = np.asarray(Y, dtype=inputs.dtype)
+        self.held_out = {"train": inputs, **(held_out or {})}
+
+    def logits(self, name: str) -> np.ndarray:
+        return forward_logits(self.parameters, self.held_out[name], self.workers)
+
+    def snapshot(self) -> Parameters:
+        return dict(self.parameters)
+
+    def parameters_of(self, snapshot: Parameters) -> Parameters:
+        return snapshot
+
+
+class BlockedSolver(_WeightsSolver):
     """Epochs of (mini-)batch steps with any optimizer, reading uint8 X chunk by chunk."""
 
     name = "blocked"
@@ -119,10 +139,8 @@ class BlockedSolver:
                  batch_size: int = 0, optimizer: Optimizer | None = None,
                  weight_decay: float = 0.0, augmentation: Augmentation | None = None,
                  seed: int = 0):
-        self.inputs, self.parameters, self.workers = inputs, parameters, workers
+        super().__init__(inputs, Y, parameters, workers=workers, held_out=held_out)
         self.exact = inputs.exact
-        self.Y = np.asarray(Y, dtype=inputs.dtype)
-        self.held_out = {"train": inputs, **(held_out or {})}
         self.batch_size = batch_size if 0 < batch_size < inputs.m else 0
         self.optimizer = optimizer or GradientDescent()
         self.weight_decay = weight_decay
@@ -154,15 +172,6 @@ class BlockedSolver:
                 grads["dW2"] = grads["dW2"] + wd * self.parameters["W2"]
             self.parameters = self.optimizer.update(self.parameters, grads, learning_rate)
         return total / self.inputs.m, Z2 if self.whole_batch else None
-
-    def logits(self, name: str) -> np.ndarray:
-        return forward_logits(self.parameters, self.held_out[name], self.workers)
-
-    def snapshot(self) -> Parameters:
-        return dict(self.parameters)  # steps build new arrays, never change these in place
-
-    def parameters_of(self, snapshot: Parameters) -> Parameters:
-        return snapshot
 
 
 class SymmetricTiles:
@@ -249,10 +258,7 @@ class GramSolver:
     def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
                  workers: Workers, held_out: dict[str, Inputs] | None = None):
         if inputs.exact and inputs.scaling.kind != "divide":
-            # Standardized inputs are not integers: their Gram matrix has no exact products.
-            inputs = Inputs(inputs.examples, inputs.scaling, inputs.dtype, exact=False)
-            held_out = {name: Inputs(x.examples, x.scaling, x.dtype, exact=False)
-                        for name, x in (held_out or {}).items()}
+            raise ValueError("exact Gram products need integer inputs (input_scaling divide)")
         self.inputs, self.workers, self.exact = inputs, workers, inputs.exact
         self.dtype = inputs.dtype
         self.Y = np.asarray(Y, dtype=self.dtype)
@@ -347,7 +353,7 @@ class GramSolver:
         return {"W1": W1, **rest}
 
 
-class DirectSolver:
+class DirectSolver(_WeightsSolver):
     """Full-batch gradient descent: the network module's functions on X held whole as floats."""
 
     name = "direct"
@@ -356,27 +362,15 @@ class DirectSolver:
 
     def __init__(self, inputs: Inputs, Y: np.ndarray, parameters: Parameters, *,
                  workers: Workers, held_out: dict[str, Inputs] | None = None):
-        self.workers = workers
-        self.held_out = {"train": inputs, **(held_out or {})}
+        super().__init__(inputs, Y, parameters, workers=workers, held_out=held_out)
         self.X = inputs.rows(slice(0, inputs.m), np.empty((inputs.m, inputs.examples.n_x),
                                                           inputs.dtype)).T
-        self.Y = np.asarray(Y, dtype=inputs.dtype)
-        self.parameters = parameters
 
     def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray]:
         _, cache = forward_propagation(self.X, self.parameters)
         grads = backward_propagation(self.parameters, cache, self.X, self.Y)
         self.parameters = update_parameters(self.parameters, grads, learning_rate)
         return cost_from_logits(cache["Z2"], self.Y), cache["Z2"]
-
-    def logits(self, name: str) -> np.ndarray:
-        return forward_logits(self.parameters, self.held_out[name], self.workers)
-
-    def snapshot(self) -> Parameters:
-        return dict(self.parameters)
-
-    def parameters_of(self, snapshot: Parameters) -> Parameters:
-        return snapshot
 
 
 SOLVERS = {"blocked": BlockedSolver, "gram": GramSolver, "direct": DirectSolver}

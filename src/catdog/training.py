@@ -27,7 +27,8 @@ from catdog.optimizers import learning_rate_at, make_optimizer
 from catdog.parallel import Workers, blas_threads
 from catdog.scaling import InputScaling, fit_scaling
 from catdog.forward import Inputs, forward_logits
-from catdog.solvers import BlockedSolver, DirectSolver, GramSolver, Solver, choose_solver
+from catdog.params import TrainParams
+from catdog.solvers import SOLVERS, Solver, choose_solver
 
 # Called each time a point is recorded: (iteration, {"cost": ..., "train_accuracy": ..., ...}).
 RecordCallback = Callable[[int, dict[str, float]], None]
@@ -102,109 +103,107 @@ def _subset(examples: Examples, index: np.ndarray) -> Examples:
     return Examples(examples.rows[index], examples.divisor)
 
 
-def train(X: np.ndarray | Examples, Y: np.ndarray, *, hidden_size: int, learning_rate: float,
-          iterations: int, seed: int, dtype: str = "float32", cost_every: int = 1,
-          eval_every: int = 0, solver: str = "auto", threads: int = 0,
-          batch_size: int = 0, optimizer: str = "gd", beta1: float = 0.9, beta2: float = 0.999,
-          lr_schedule: str = "constant", lr_step_every: int = 1, lr_step_factor: float = 0.1,
-          weight_decay: float = 0.0, init: str = "tutorial", input_scaling: str = "divide",
-          augment_flip: bool = False, augment_shift: int = 0,
-          validation_fraction: float = 0.0, patience: int = 0, arithmetic: str = "auto",
+def make_solver(settings: TrainParams, examples: Examples, Y: np.ndarray,
+                held: dict[str, Examples], workers: Workers) -> tuple[Solver, InputScaling]:
+    """The solver that runs `settings` on the training examples (Y (1, m)), with the held-out
+    sets whose logits it will be asked for, and the input scaling fitted to the examples."""
+    s = settings
+    ftype = np.dtype(s.dtype)
+    scaling = fit_scaling(s.input_scaling, examples)
+    exact = use_exact(s.arithmetic, examples)
+    parameters = initialize_parameters(examples.n_x, s.hidden_size, 1, s.seed, ftype, s.init)
+    name = s.solver
+    # Standardized inputs are not integers: their Gram matrix has no exact products.
+    integers = s.input_scaling == "divide"
+    if name == "auto":
+        gram_ok = s.full_batch_gd(examples.m) and (integers or not exact)
+        name = choose_solver(examples.m, examples.n_x, s.hidden_size, s.iterations) \
+            if gram_ok else "blocked"
+    exact = exact and (integers or name != "gram")
+    inputs = {set_name: Inputs(x, scaling, ftype, exact) for set_name, x in held.items()}
+    options = dict(batch_size=s.batch_size, optimizer=make_optimizer(s.optimizer, s.beta1, s.beta2),
+                   weight_decay=s.weight_decay,
+                   augmentation=Augmentation(s.augment_flip, s.augment_shift), seed=s.seed) \
+        if name == "blocked" else {}
+    solver = SOLVERS[name](Inputs(examples, scaling, ftype, exact), Y, parameters,
+                           workers=workers, held_out=inputs, **options)
+    return solver, scaling
+
+
+def train(X: np.ndarray | Examples, Y: np.ndarray, settings: TrainParams = TrainParams(), *,
           X_test: np.ndarray | Examples | None = None, Y_test: np.ndarray | None = None,
           progress: bool = True, on_record: RecordCallback | None = None) -> TrainResult:
     """Train on X (n_x, m) -- or on `Examples` -- and Y (1, m); returns weights and curves.
 
     Iteration i (from 0) is an epoch; the cost recorded for it is the mean of its batches'
     costs, each taken before its update. Iterations 0, cost_every, 2 * cost_every, ... and the
-    last record the cost; with a test set or a validation split and eval_every > 0, iterations
-    0, eval_every, ... and the last also record accuracy and log loss on each set, of the
-    weights before that iteration's update. With validation_fraction > 0 a seeded, stratified
-    share of the training examples is held out; the weights returned are those of the recorded
-    iteration with the lowest validation log loss, and with patience > 0 training stops after
-    that many records without improvement. `solver` picks how full-batch gradient descent runs
-    (see `catdog.solvers`); `threads` (0 = one per core) changes the speed, never the result.
+    last record the cost; with a test set or a validation split, iterations 0, eval_every, ...
+    and the last also record accuracy and log loss on each set, of the weights before that
+    iteration's update. With validation_fraction > 0 a seeded, stratified share of the training
+    examples is held out; the weights returned are those of the recorded iteration with the
+    lowest validation log loss, and with patience > 0 training stops after that many records
+    without improvement. `solver` picks how full-batch gradient descent runs (see
+    `catdog.solvers`); `threads` (0 = one per core) changes the speed, never the result.
     `arithmetic` "exact" computes every product with the pixels exactly (`catdog.forward`): the
     same bits on every machine; "fast" uses the BLAS in `dtype`, faster on large sets; "auto" is
     exact up to AUTO_EXACT_MAX training examples and fast above.
     """
     examples = _as_examples(X)
     Y = np.asarray(Y).reshape(1, examples.m)
-    ftype = np.dtype(dtype)
     held: dict[str, Examples] = {}
     labels: dict[str, np.ndarray] = {}
-    if validation_fraction > 0:
-        keep, out = validation_split(Y, validation_fraction, seed)
+    if settings.validation_fraction > 0:
+        keep, out = validation_split(Y, settings.validation_fraction, settings.seed)
         held["validation"], labels["validation"] = _subset(examples, out), Y[:, out]
         examples, Y = _subset(examples, keep), Y[:, keep]
-    if X_test is not None and eval_every > 0:
+    if X_test is not None:
         held["test"] = _as_examples(X_test)
         labels["test"] = np.asarray(Y_test).reshape(1, -1)
-    track = bool(held) and eval_every > 0
-    scaling = fit_scaling(input_scaling, examples)
-    exact = use_exact(arithmetic, examples)
-    inputs = {name: Inputs(x, scaling, ftype, exact) for name, x in held.items()}
-    parameters = initialize_parameters(examples.n_x, hidden_size, 1, seed, ftype, init)
-    plain = (batch_size == 0 or batch_size >= examples.m) and optimizer == "gd" \
-        and weight_decay == 0 and not augment_flip and augment_shift == 0
-    if solver == "auto":
-        # Standardized inputs have no exact Gram matrix
-        solver = choose_solver(examples.m, examples.n_x, hidden_size, iterations) \
-            if plain and not (exact and input_scaling != "divide") else "blocked"
-    workers = Workers(threads)
-    train_inputs = Inputs(examples, scaling, ftype, exact)
+    workers = Workers(settings.threads)
     with blas_threads(1):  # all parallelism is in `workers`, over fixed chunks
-        if solver == "blocked":
-            chosen: Solver = BlockedSolver(
-                train_inputs, Y, parameters, workers=workers, held_out=inputs,
-                batch_size=batch_size, optimizer=make_optimizer(optimizer, beta1, beta2),
-                weight_decay=weight_decay, augmentation=Augmentation(augment_flip, augment_shift),
-                seed=seed)
-        else:
-            chosen = {"gram": GramSolver, "direct": DirectSolver}[solver](
-                train_inputs, Y, parameters, workers=workers, held_out=inputs)
         try:
-            result = _loop(chosen, Y, labels, iterations, learning_rate, cost_every,
-                           eval_every if track else 0, progress, on_record, patience,
-                           dict(schedule=lr_schedule, step_every=lr_step_every,
-                                step_factor=lr_step_factor))
+            solver, scaling = make_solver(settings, examples, Y, held, workers)
+            result = _loop(solver, Y, labels, settings, progress, on_record)
         finally:
             workers.close()
     result.scaling = scaling
     if not all(np.all(np.isfinite(p)) for p in result.parameters.values()):
         raise TrainingDiverged(
             f"training diverged: the weights are no longer finite; "
-            f"lower train.learning_rate (now {learning_rate})")
+            f"lower train.learning_rate (now {settings.learning_rate})")
     return result
 
 
-def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iterations: int,
-          learning_rate: float, cost_every: int, eval_every: int, progress: bool,
-          on_record: RecordCallback | None, patience: int, schedule: dict) -> TrainResult:
+def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], settings: TrainParams,
+          progress: bool, on_record: RecordCallback | None) -> TrainResult:
+    s = settings
     result = TrainResult(parameters={}, solver=solver.name,
                          arithmetic="exact" if solver.exact else "fast")
+    eval_every = s.eval_every if labels else 0
     validating = "validation" in labels
     best_loss, best, since_best = math.inf, None, 0
-    bar = tqdm(range(iterations), desc=f"train ({solver.name})", unit="epoch",
+    bar = tqdm(range(s.iterations), desc=f"train ({solver.name})", unit="epoch",
                disable=None if progress else True)
-    heartbeat = Heartbeat(iterations) if progress else None
+    heartbeat = Heartbeat(s.iterations) if progress else None
     # Overflow shows up as a non-finite cost, reported below as divergence, not as warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for i in bar:
-            last = i == iterations - 1
+            last = i == s.iterations - 1
             evaluate = eval_every > 0 and (i % eval_every == 0 or last)
             point: dict[str, float] = {}
             if evaluate:
                 wanted = list(labels) if solver.whole_batch else ["train", *labels]
                 logits = {name: solver.logits(name) for name in wanted}
                 snapshot = solver.snapshot() if validating else None
-            lr = learning_rate_at(i, iterations, learning_rate, **schedule)
-            recorded = i % cost_every == 0 or last
+            lr = learning_rate_at(i, s.iterations, s.learning_rate, s.lr_schedule,
+                                  s.lr_step_every, s.lr_step_factor)
+            recorded = i % s.cost_every == 0 or last
             cost, Z2 = solver.step(lr, with_cost=recorded)
             skipped = not recorded and math.isnan(cost)  # finite exactly when the logits are
             if not (bool(np.all(np.isfinite(Z2))) if skipped else math.isfinite(cost)):
                 raise TrainingDiverged(
                     f"training diverged at iteration {i} (cost {cost}); "
-                    f"lower train.learning_rate (now {learning_rate})")
+                    f"lower train.learning_rate (now {s.learning_rate})")
             if recorded:
                 result.cost_iterations.append(i)
                 result.costs.append(cost)
@@ -225,7 +224,7 @@ def _loop(solver: Solver, Y: np.ndarray, labels: dict[str, np.ndarray], iteratio
             result.iterations_run = i + 1
             if heartbeat is not None:  # the latest recorded cost
                 heartbeat(i + 1, result.costs[-1] if result.costs else cost)
-            if validating and patience and since_best >= patience:
+            if validating and s.patience and since_best >= s.patience:
                 break
         final = solver.snapshot()
     if best is not None:
