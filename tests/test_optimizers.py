@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from catdog.network import initialize_parameters
-from catdog.optimizers import learning_rate_at
+from catdog.optimizers import Adam, Momentum, cos_pi, learning_rate_at, make_optimizer
 from catdog.params import TrainParams
 from catdog.training import train
 
@@ -118,3 +118,116 @@ def test_the_names_params_accepts_are_the_ones_the_library_knows():
     assert params.INITS == network.INITS
     assert params.SCALINGS == scaling.SCALINGS
     assert set(params.SOLVERS) == {"auto", *solvers.SOLVERS}
+
+
+def few_parameters(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return {k: rng.standard_normal(shape).astype(dtype)
+            for k, shape in (("W1", (3, 2)), ("b1", (3, 1)), ("W2", (1, 3)), ("b2", (1, 1)))}
+
+
+def gradient_sequence(steps, seed=1):
+    rng = np.random.default_rng(seed)
+    return [{"d" + k: rng.standard_normal(v.shape) for k, v in few_parameters(np.float64).items()}
+            for _ in range(steps)]
+
+
+def textbook_adam(p, grads, lr, beta1, beta2, eps):
+    """Adam written out, with beta ** t from pow."""
+    p = {k: v.astype(np.float64) for k, v in p.items()}
+    v = {k: 0.0 for k in p}
+    s = {k: 0.0 for k in p}
+    for t, g in enumerate(grads, start=1):
+        for k in p:
+            v[k] = beta1 * v[k] + (1 - beta1) * g["d" + k]
+            s[k] = beta2 * s[k] + (1 - beta2) * g["d" + k] ** 2
+            p[k] = p[k] - lr * (v[k] / (1 - beta1 ** t)) / (np.sqrt(s[k] / (1 - beta2 ** t)) + eps)
+    return p
+
+
+def textbook_momentum(p, grads, lr, beta):
+    p = {k: v.astype(np.float64) for k, v in p.items()}
+    v = {k: 0.0 for k in p}
+    for g in grads:
+        for k in p:
+            v[k] = beta * v[k] + (1 - beta) * g["d" + k]
+            p[k] = p[k] - lr * v[k]
+    return p
+
+
+def run(optimizer, p, grads, lr):
+    for g in grads:
+        p = optimizer.update(p, g, lr)
+    return p
+
+
+def test_adam_defaults_are_the_papers_and_count_steps():
+    # beta1 0.9, beta2 0.999, eps 1e-8; tiny gradients late on make eps show.
+    grads = gradient_sequence(5) + [{k: g * 1e-9 for k, g in gs.items()} for gs in gradient_sequence(3, 2)]
+    p0 = few_parameters(np.float64)
+    adam = Adam()
+    got = run(adam, p0, grads, 0.01)
+    ref = textbook_adam(p0, grads, 0.01, 0.9, 0.999, 1e-8)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-13, atol=1e-15, err_msg=k)
+    assert adam.t == len(grads)
+
+
+def test_make_optimizer_passes_its_default_betas_in_order():
+    grads = gradient_sequence(4)
+    p0 = few_parameters(np.float64)
+    got = run(make_optimizer("adam"), p0, grads, 0.01)
+    ref = textbook_adam(p0, grads, 0.01, 0.9, 0.999, 1e-8)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-13, atol=1e-15, err_msg=k)
+    got = run(make_optimizer("momentum"), p0, grads, 0.01)
+    ref = textbook_momentum(p0, grads, 0.01, 0.9)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-13, atol=1e-15, err_msg=k)
+
+
+def test_momentum_default_beta_is_0_9():
+    grads = gradient_sequence(4)
+    p0 = few_parameters(np.float64)
+    got = run(Momentum(), p0, grads, 0.1)
+    ref = textbook_momentum(p0, grads, 0.1, 0.9)
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-13, atol=1e-15, err_msg=k)
+
+
+@pytest.mark.parametrize("optimizer", [Momentum, Adam])
+def test_float32_parameters_stay_float32(optimizer):
+    # The running averages are kept in the weights' dtype: a float64 beta must not promote them.
+    p0 = few_parameters(np.float32)
+    grads = [{k: g.astype(np.float32) for k, g in gs.items()} for gs in gradient_sequence(3)]
+    got = run(optimizer(), p0, grads, 0.01)
+    assert {v.dtype for v in got.values()} == {np.dtype(np.float32)}
+    ref = (textbook_adam(p0, grads, 0.01, 0.9, 0.999, 1e-8) if optimizer is Adam
+           else textbook_momentum(p0, grads, 0.01, 0.9))
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_cos_pi_within_an_ulp_or_two_of_cos_on_zero_to_one():
+    for x in np.linspace(0.0, 1.0, 1001):
+        assert abs(cos_pi(float(x)) - math.cos(math.pi * float(x))) <= 1e-15, x
+
+
+def test_cos_pi_is_exactly_odd_about_one_half():
+    # The reflection cos(pi x) = -cos(pi (1 - x)) holds bit for bit: the upper half of the
+    # cosine schedule mirrors the lower half.
+    for x in np.linspace(0.5, 1.0, 501)[1:]:
+        assert cos_pi(float(x)) == -cos_pi(1.0 - float(x)), x
+
+
+def test_step_schedule_defaults_divide_by_ten_every_epoch():
+    assert learning_rate_at(0, 10, 2.0, "step") == 2.0
+    assert learning_rate_at(1, 10, 2.0, "step") == pytest.approx(0.2, rel=1e-15)
+    assert learning_rate_at(3, 10, 2.0, "step") == pytest.approx(0.002, rel=1e-14)
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        make_optimizer("sgd")
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        learning_rate_at(0, 10, 0.1, "linear")
