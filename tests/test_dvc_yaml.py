@@ -20,7 +20,8 @@ def catdog_modules(path: Path, seen: set[str] | None = None) -> set[str]:
     seen = set() if seen is None else seen
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
+            # `from catdog import exact` imports the module catdog.exact
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         else:
@@ -47,8 +48,11 @@ def test_each_stage_depends_on_its_script_and_every_module_it_imports(name):
                           stage["cmd"]).group(1)
     deps = set(stage["deps"])
     assert script in deps
-    missing = catdog_modules(PROJECT / script) - deps
+    imported = catdog_modules(PROJECT / script)
+    missing = imported - deps
     assert not missing, f"stage {name} imports {sorted(missing)} but does not list them as deps"
+    unused = {d for d in deps if d.startswith("src/")} - imported
+    assert not unused, f"stage {name} depends on {sorted(unused)} but never imports them"
 
 
 @pytest.mark.parametrize("name", [name for name in STAGES if name != "check_params"])

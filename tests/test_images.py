@@ -2,8 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import write_photo
-from catdog.images import ImageError, label_from_path, read_image, resize_image
+from catdog.images import ImageError, read_image, resize_image
+from catdog.labels import label_from_path
+from catdog_dev.photos import write_photo
 
 
 @pytest.mark.parametrize("path,label", [

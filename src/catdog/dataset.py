@@ -21,8 +21,8 @@ from tqdm import tqdm
 from catdog.archives import (Archive, ArchiveLimits, Member, is_archive_name, member_path,
                              open_archive)
 from catdog.errors import CatdogError
-from catdog.images import (LABEL_NAMES, MB, ImageError, Limits, Photo, is_image_name,
-                           label_from_path, load_photo, photo_from_bytes)
+from catdog.images import MB, ImageError, Limits, Photo, load_photo, photo_from_bytes
+from catdog.labels import LABEL_NAMES, is_image_name, label_from_path
 from catdog.params import DataParams, require_folders
 
 CHUNK = 16             # photos per decoding task

@@ -16,6 +16,7 @@ from catdog.errors import CatdogError
 from catdog.storage import DAMAGE, damaged, save_npz, text_arrays, texts_from
 
 PIXEL_MAX = 255
+CHANNEL_ORDER = "BGR"  # as OpenCV decodes photos
 PIXEL_SCALE = 1 / PIXEL_MAX
 
 

@@ -1,4 +1,4 @@
-"""Reading one photo the way the network expects it, and naming its class.
+"""Reading one photo the way the network expects it (its class comes from `catdog.labels`).
 
 Pixels: decoded in colour by OpenCV (BGR channel order, EXIF orientation applied, grey, palette,
 alpha and 16-bit images turned into 3-channel 8-bit), then resized to size x size with cubic
@@ -15,19 +15,12 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
 import cv2
 import numpy as np
 
 from catdog.errors import CatdogError
 
-LABEL_NAMES = ("cat", "dog")  # index = label value: cat = 0, dog = 1
-CHANNEL_ORDER = "BGR"
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-
-# Folder names that label every image inside them.
-_FOLDER_LABELS = {"cat": 0, "cats": 0, "dog": 1, "dogs": 1}
 _REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
                   8: cv2.IMREAD_REDUCED_COLOR_8}
 
@@ -49,23 +42,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-def is_image_name(path: str | os.PathLike) -> bool:
-    return PurePath(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def label_from_path(path: str | os.PathLike) -> int | None:
-    """Label from the file name's first dot-separated token (`cat.12.jpg`, `Dog.7.jpeg`),
-    else from the immediate parent folder (`Cat/`, `dogs/`), else None.
-
-    Whole tokens only: `hotdog.1.jpg` and `catalog.jpg` name no class.
-    """
-    p = PurePath(path)
-    token = p.name.split(".", 1)[0].lower()
-    if token in ("cat", "dog"):
-        return LABEL_NAMES.index(token)
-    return _FOLDER_LABELS.get(p.parent.name.lower())
 
 
 # ---- what the file says about itself, read from its header ------------------------------------

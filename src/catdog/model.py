@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from catdog.errors import CatdogError
-from catdog.features import PIXEL_MAX, PIXEL_SCALE, Examples
-from catdog.images import CHANNEL_ORDER, LABEL_NAMES
+from catdog.features import CHANNEL_ORDER, PIXEL_MAX, PIXEL_SCALE, Examples
+from catdog.labels import LABEL_NAMES
 from catdog import exact as ex
 from catdog.forward import CHUNK, Inputs, forward_logits
 from catdog.memory import format_bytes, machine_memory

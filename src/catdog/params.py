@@ -23,7 +23,7 @@ from typing import Any, Callable
 from ruamel.yaml import YAML, YAMLError
 
 from catdog.errors import CatdogError
-from catdog.images import IMAGE_SUFFIXES, LABEL_NAMES, label_from_path
+from catdog.labels import IMAGE_SUFFIXES, LABEL_NAMES, label_from_path
 from catdog.memory import format_bytes, machine_memory
 
 DTYPES = ("float32", "float64")

@@ -20,7 +20,8 @@ import pandas as pd
 from catdog.archives import Archive, ArchiveLimits, member_path
 from catdog.dataset import CHUNK, NOT_AN_IMAGE, _Entry, decode_batches, find_entries
 from catdog.errors import CatdogError
-from catdog.images import DEFAULT_LIMITS, IMAGE_SUFFIXES, Limits
+from catdog.images import DEFAULT_LIMITS, Limits
+from catdog.labels import IMAGE_SUFFIXES
 from catdog.model import Model, load_model
 from catdog.storage import write_csv
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from catdog.images import LABEL_NAMES
+from catdog.labels import LABEL_NAMES
 from catdog.storage import replace_folder, require_replaceable
 
 Point = tuple[float, float]
