@@ -102,3 +102,63 @@ def test_non_finite_weights_give_non_finite_products_not_errors():
     A = np.array([[1.0, np.nan], [np.inf, 0.0]])
     out = ex.int_matmul(A, np.ones((2, 3)), 1, 26)
     assert np.isnan(out[0]).all() and not np.isfinite(out[1]).all()
+
+
+def test_tanh_is_within_two_ulps_around_the_switch_between_its_two_forms():
+    # The rational form holds to |x| = 0.625; the exp form takes over above it.
+    x = np.random.default_rng(5).uniform(0.45, 0.75, 200000)
+    assert ulps(ex.tanh(x), np.tanh(x)) <= 2
+    assert ulps(ex.tanh(-x), np.tanh(-x)) <= 2
+
+
+def test_log1p_of_infinity_is_infinity():
+    assert ex.log1p(np.array([np.inf]))[0] == np.inf
+
+
+def test_slice_bits_is_the_most_that_fits_even_for_tiny_products():
+    # The largest b with terms * bound * 2^b <= 2^53: one more bit would overflow.
+    for terms, bound in ((1, 1), (1, 255), (2, 1), (3, 1), (64, 255)):
+        bits = ex.slice_bits(terms, bound)
+        assert terms * bound * 2 ** bits <= 2 ** 53 < terms * bound * 2 ** (bits + 1), (terms, bound)
+
+
+def test_slice_bits_allows_four_bits_and_refuses_three():
+    assert ex.slice_bits(2 ** 25, 2 ** 24) == 4       # 2^49 * 2^4 = 2^53
+    with pytest.raises(ValueError, match="no room"):
+        ex.slice_bits(2 ** 25, 2 ** 25)               # only 3 bits would fit
+
+
+def test_precision_keeps_more_bits_than_each_dtype_carries():
+    # so that the bits the slices drop weigh less than the result's own rounding
+    for dtype in (np.float32, np.float64):
+        assert ex.PRECISION[np.dtype(dtype)] > np.finfo(dtype).nmant + 1
+
+
+def test_the_fewest_slices_that_hold_the_precision():
+    A = RNG.normal(0, 1, (3, 100))
+    bits = ex.slice_bits(100, 255)
+    for precision in (bits, bits + 1, 2 * bits, 56):
+        split = ex.RowSlices(A, 255, precision)
+        count = -(-precision // bits)
+        assert len(split.scales) == count and split.slices.shape == (count * 3, 100)
+
+
+def test_rows_of_tiny_weights_keep_their_scales_in_range():
+    # A row below 2^-900 is split as if its largest entry were 2^-900: its scales stay normal
+    # positive powers of two, and what it loses is below the grid 2^-900 - bits * count.
+    A = np.array([[1e-300, -3e-301, 2e-300], [1e-310, 0.0, -2e-310], [0.5, -0.25, 1.0]])
+    slices, scales = ex.split_rows(A, bits=50, count=2)
+    mantissa, _ = np.frexp(scales)
+    assert np.all(mantissa == 0.5) and np.all(scales >= np.finfo(np.float64).tiny)
+    rebuilt = sum(slices[s] * scales[s] for s in range(2))
+    assert np.all(np.abs(A[:2] - rebuilt[:2]) <= 2.0 ** (-900 - 100))
+
+
+def test_non_finite_weights_multiply_quietly_like_the_plain_product():
+    import warnings
+
+    A = np.array([[1.5, np.inf], [2.0, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ex.int_matmul(A, np.ones((2, 3)), 1, 26)
+    assert list(out[0]) == [np.inf] * 3 and list(out[1]) == [5.0] * 3
