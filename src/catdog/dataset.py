@@ -22,8 +22,9 @@ from catdog.archives import (Archive, ArchiveLimits, Member, is_archive_name, me
                              open_archive)
 from catdog.errors import CatdogError
 from catdog.images import MB, ImageError, Limits, Photo, load_photo, photo_from_bytes
-from catdog.labels import LABEL_NAMES, is_image_name, label_from_path
+from catdog.labels import LABEL_NAMES, is_image_name, label_from_path, printable
 from catdog.params import DataParams, require_folders
+from catdog.split import stratified_mask
 
 CHUNK = 16             # photos per decoding task
 _CHUNK_BYTES = 4 << 20  # encoded bytes per task read from an archive, at most (but one photo)
@@ -64,12 +65,6 @@ class _Entry:
     image: np.ndarray | None = None  # (size, size, 3) uint8 once decoded
 
 
-def printable(path: str) -> str:
-    """A path as text: bytes of a non-UTF-8 file name shown as \\xNN escapes, so that the
-    manifest and every later file can be written as UTF-8."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
     """Every entry under `folder` that is not a folder we descend into, as (path, note) in
     sorted order; note is "" for a regular entry or why it is not descended into."""
@@ -90,18 +85,9 @@ def list_files(folder: str | os.PathLike) -> list[tuple[str, str]]:
 
 
 def stratified_test_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Choose round(fraction * n_c) examples of each class c for the test split (at least one,
-    and at least one left for training when the class has two or more), reproducibly."""
-    rng = np.random.RandomState(seed)
-    mask = np.zeros(len(labels), dtype=bool)
-    for label in range(len(LABEL_NAMES)):
-        members = np.flatnonzero(labels == label)
-        n = len(members)
-        if n < 2:
-            continue
-        n_test = min(max(1, int(round(fraction * n))), n - 1)
-        mask[members[rng.permutation(n)[:n_test]]] = True
-    return mask
+    """The test split: `held_out_count` of each class (at least one, and at least one left
+    for training when the class has two or more), by a RandomState seeded with `seed`."""
+    return stratified_mask(labels, fraction, np.random.RandomState(seed))
 
 
 NOT_AN_IMAGE = "not an image file (by its extension)"

@@ -25,6 +25,7 @@ from ruamel.yaml import YAML, YAMLError
 from catdog.errors import CatdogError
 from catdog.labels import IMAGE_SUFFIXES, LABEL_NAMES, label_from_path
 from catdog.memory import format_bytes, machine_memory
+from catdog.split import held_out_count
 
 DTYPES = ("float32", "float64")
 SOLVERS = ("auto", "gram", "blocked", "direct")  # see catdog.solvers
@@ -453,11 +454,6 @@ def class_counts(path: str, demo: DemoParams) -> tuple[int, int] | None:
     return counts[0], counts[1]
 
 
-def _held_out(n: int, fraction: float) -> int:
-    """Photos of one class kept for testing by a split (as `dataset.stratified_test_mask`)."""
-    return min(max(1, int(round(fraction * n))), n - 1) if n >= 2 else 0
-
-
 def check_data(params: Params) -> None:
     """Checks that need to look at the photos' names: their pixels fit in memory, and the
     validation split leaves photos in each set."""
@@ -478,8 +474,8 @@ def check_data(params: Params) -> None:
            f"{format_bytes(machine_memory())} of memory")
     if t.validation_fraction == 0:
         return
-    training = [n - (_held_out(n, d.test_fraction) if d.split_train else 0) for n in counts]
-    validation = sum(int(round(t.validation_fraction * n)) for n in training)
+    training = [n - (held_out_count(n, d.test_fraction) if d.split_train else 0) for n in counts]
+    validation = sum(held_out_count(n, t.validation_fraction, keep_one=False) for n in training)
     _check(validation > 0,
            f"train.validation_fraction {t.validation_fraction} holds out no photo of the "
            f"{sum(training)} training photos ({', '.join(f'{n} {name}s' for n, name in zip(training, LABEL_NAMES))}): "

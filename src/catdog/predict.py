@@ -21,38 +21,17 @@ from catdog.archives import Archive, ArchiveLimits, member_path
 from catdog.dataset import CHUNK, NOT_AN_IMAGE, _Entry, decode_batches, find_entries
 from catdog.errors import CatdogError
 from catdog.images import DEFAULT_LIMITS, Limits
-from catdog.labels import IMAGE_SUFFIXES
+from catdog.labels import IMAGE_SUFFIXES, printable
 from catdog.model import Model, load_model
 from catdog.storage import write_csv
 
 BATCH = 256  # photos per forward pass
 DEFAULT_MODEL = "models/model.npz"
 DEFAULT_THRESHOLD = 0.5  # the tutorial's, for a model no dvc.lock records as evaluated
-_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 class PredictError(CatdogError):
     """Nothing to classify, or no usable model."""
-
-
-def printable(path: str) -> str:
-    r"""`path` on one line: backslash, tab, newline and other unprintable characters written
-    as `\\`, `\t`, `\n`, `\xNN`, `\uNNNN`, and bytes of a name that is not UTF-8 as `\xNN`,
-    so that a file name can never forge a row of the output."""
-    if path.isprintable() and "\\" not in path:  # the common case, quickly
-        return path
-    out = []
-    for ch in path:
-        code = ord(ch)
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif 0xDC80 <= code <= 0xDCFF:  # a byte that os.fsdecode could not decode
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from catdog.scaling import InputScaling, fit_scaling
 from catdog.forward import Inputs, forward_logits
 from catdog.params import TrainParams
 from catdog.solvers import SOLVERS, Solver, choose_solver
+from catdog.split import stratified_mask
 
 # Called each time a point is recorded: (iteration, {"cost": ..., "train_accuracy": ..., ...}).
 RecordCallback = Callable[[int, dict[str, float]], None]
@@ -87,16 +88,10 @@ def _as_examples(X: np.ndarray | Examples) -> Examples:
 
 
 def validation_split(Y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted positions (train, validation): a seeded share `fraction` of each class."""
-    y = np.asarray(Y).reshape(-1)
-    rng = np.random.default_rng([seed, 3])
-    held = []
-    for label in (0, 1):
-        members = np.flatnonzero(y == label)
-        n = int(round(fraction * len(members)))
-        held.append(rng.permutation(members)[:n])
-    validation = np.sort(np.concatenate(held))
-    return np.setdiff1d(np.arange(len(y)), validation), validation
+    """Sorted positions (train, validation): round(fraction * n) of each class's n examples,
+    by their own stream of the seed (not the test split's)."""
+    held = stratified_mask(Y, fraction, np.random.default_rng([seed, 3]), keep_one=False)
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def _subset(examples: Examples, index: np.ndarray) -> Examples:
