@@ -17,7 +17,6 @@ import gzip
 import io
 import json
 import os
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from catdog_dev.measure import run_child
 
 MB = 1 << 20
 CHILD = """
@@ -46,9 +47,6 @@ try:
 except Exception as exc:
     result = f"refused: {exc}"
 print(json.dumps({"seconds": time.perf_counter() - start, "read": rchar() - before,
-                  # VmHWM, not ru_maxrss: that one keeps the forking parent's peak across exec
-                  "rss_mb": int(next(l for l in Path('/proc/self/status').read_text().splitlines()
-                                     if l.startswith('VmHWM')).split()[1]) / 1024,
                   "result": result}))
 """
 
@@ -75,9 +73,8 @@ def write_archive(path: Path, before: list[tuple[tarfile.TarInfo, io.IOBase | No
 
 def child(path: Path) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True,
-                         env=env, check=True).stdout
-    return json.loads(out.splitlines()[-1])
+    run = run_child([sys.executable, "-c", CHILD, str(path)], env=env)
+    return {**json.loads(run.stdout.splitlines()[-1]), "rss_mb": run.peak_rss / MB}
 
 
 def info(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:

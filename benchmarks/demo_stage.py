@@ -14,32 +14,26 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from catdog_dev.measure import run_child
+from catdog_dev.repo import BIN, PROJECT, Repo
 
 
-def checkout(rev: str, root: Path) -> dict:
-    """A clone of `rev` in `root`, run up to featurize; returns the environment to run it in."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(root / "src"), "DVC_NO_ANALYTICS": "1"}
+def checkout(rev: str, root: Path) -> Repo:
+    """A clone of `rev` in `root`, run up to featurize."""
     if not root.exists():
         subprocess.run(["git", "clone", "-q", str(PROJECT), str(root)], check=True)
-    subprocess.run(["git", "checkout", "-q", rev], cwd=root, check=True)
-    subprocess.run([str(BIN / "dvc"), "repro", "featurize"], cwd=root, env=env, check=True,
-                   capture_output=True)
-    return env
+    repo = Repo(root)
+    repo.run("git", "checkout", "-q", rev)
+    repo.dvc("repro", "featurize")
+    return repo
 
 
-def timed_train(root: Path, env: dict) -> float:
-    start = time.perf_counter()
-    subprocess.run([str(BIN / "dvc"), "repro", "--force", "--single-item", "train"], cwd=root,
-                   env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+def timed_train(repo: Repo) -> float:
+    return run_child([str(BIN / "dvc"), "repro", "--force", "--single-item", "train"],
+                     cwd=repo.root, env=repo.env).seconds
 
 
 def main() -> None:
@@ -57,8 +51,8 @@ def main() -> None:
         sides[name] = (rev, root, checkout(rev, root))
     best = {name: float("inf") for name in sides}
     for _ in range(args.rounds):
-        for name, (_, root, env) in sides.items():
-            best[name] = min(best[name], timed_train(root, env))
+        for name, (_, _, repo) in sides.items():
+            best[name] = min(best[name], timed_train(repo))
     print(f"{os.cpu_count()} cores; dvc repro --force --single-item train, best of {args.rounds}")
     for name, (rev, _, _) in sides.items():
         print(f"  {name:12s} {rev:10s} {best[name]:6.2f} s")

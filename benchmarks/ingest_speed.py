@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 
 import cv2
@@ -23,6 +22,7 @@ import numpy as np
 from catdog.dataset import ingest
 from catdog.images import is_image_name, label_from_path, resize_image
 from catdog.params import DataParams
+from catdog_dev.measure import best_of
 
 DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dogs-vs-cats-2k"
 
@@ -42,15 +42,6 @@ def project(folder: str, size: int, fast: bool, workers: int = 0):
                         max_member_seconds=60)
     manifest, splits = ingest(params, progress=False)
     return manifest, splits
-
-
-def best_of(repeat: int, fn):
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:

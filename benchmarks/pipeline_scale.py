@@ -12,7 +12,8 @@ Measured per stage:
          process plus DVC hashing and caching its outputs; for ingest, also DVC hashing the
          photos before it starts (the demo stage is run first, apart, so nothing else is in it);
   proc   seconds the stage's own Python process lived, and its peak RSS (both recorded by a
-         `sitecustomize` hook that the stages' Python imports; dvc.yaml is not changed);
+         `sitecustomize` hook that the stages' Python imports, catdog_dev.measure's;
+         dvc.yaml is not changed);
 then the bytes of `.dvc/cache` plus the workspace outputs (hard links counted once), the uint8
 pixel bytes of the photos used, and how long `dvc status` takes afterwards.
 `--baseline REV` runs the folder case once more on a checkout of REV (for example the commit
@@ -28,7 +29,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,50 +36,23 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-PROJECT = Path(__file__).resolve().parents[1]
+from catdog_dev.measure import peak_records, with_peak_hook
+from catdog_dev.repo import BIN, PROJECT, Repo
+
 SHARED = PROJECT.parent / "shared" / "data"
-BIN = Path(sys.executable).parent
-FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config", ".dvc/.gitignore",
-         "stages", "src/catdog"]
 OUTPUTS = ["data", "models", "metrics"]
 MB = 1 << 20
 
-HOOK = '''
-import atexit, json, os, resource, sys, time
-_start = time.time()
-if os.environ.get("CATDOG_STAGE_STATS") and sys.argv and sys.argv[0].startswith("stages/"):
-    def _report():
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        with open(os.environ["CATDOG_STAGE_STATS"], "a") as f:
-            f.write(json.dumps({"stage": os.path.basename(sys.argv[0])[:-3], "start": _start,
-                                "end": time.time(), "max_rss": usage.ru_maxrss * 1024}) + "\\n")
-    atexit.register(_report)
-'''
-
-
-def make_repo(root: Path, source: Path, photos: Path, iterations: int, hook: Path) -> dict:
-    for name in FILES:
-        src, dst = source / name, root / name
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    # A seeded split, written the way this checkout's params say it (same path, or empty).
+def make_repo(root: Path, source: Path, photos: Path, iterations: int) -> Repo:
+    """The project of `source` with the photos and `iterations` set; every Python process run
+    in it reports its lifetime and peak memory to stage-stats.jsonl."""
+    params = yaml.safe_load((source / "params.yaml").read_text())
+    # A seeded split, written the way that checkout's params say it (same path, or empty).
     split = "" if params["data"]["test_dir"] in ("", None) else str(photos)
-    params["data"].update(train_dir=str(photos), test_dir=split)
-    params["train"]["iterations"] = iterations
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": f"{hook}{os.pathsep}{root / 'src'}", "DVC_NO_ANALYTICS": "1",
-           "CATDOG_STAGE_STATS": str(root / "stage-stats.jsonl"),
-           "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                ["git", "commit", "-qm", "project"]):
-        subprocess.run(cmd, cwd=root, env=env, check=True, stdin=subprocess.DEVNULL)
-    return env
+    repo = Repo.create(root, source, data={"train_dir": str(photos), "test_dir": split},
+                       train={"iterations": iterations})
+    repo.env = with_peak_hook(repo.env, root / "stage-stats.jsonl")
+    return repo
 
 
 def timed_repro(root: Path, env: dict) -> tuple[list[tuple[str, float]], float, float]:
@@ -121,14 +94,16 @@ def disk_bytes(root: Path) -> dict[str, int]:
     return sizes
 
 
-def run_case(label: str, source: Path, photos: Path, iterations: int, work: Path, hook: Path) -> dict:
+def run_case(label: str, source: Path, photos: Path, iterations: int, work: Path) -> dict:
     root = work / label
-    env = make_repo(root, source, photos, iterations, hook)
-    subprocess.run([str(BIN / "dvc"), "repro", "-q", "demo"], cwd=root, env=env, check=True,
-                   stdin=subprocess.DEVNULL)
+    repo = make_repo(root, source, photos, iterations)
+    env = repo.env
+    repo.dvc("repro", "-q", "demo")
     (root / "stage-stats.jsonl").unlink(missing_ok=True)
     marks, start, end = timed_repro(root, env)
-    stats = {s["stage"]: s for s in map(json.loads, (root / "stage-stats.jsonl").read_text().splitlines())}
+    # The stages' own processes: `python stages/<name>.py`, as dvc.yaml runs them.
+    stats = {os.path.basename(s["argv"][0])[:-3]: s for s in peak_records(root / "stage-stats.jsonl")
+             if s["argv"] and s["argv"][0].startswith("stages/")}
     rows = []
     for k, (stage, at) in enumerate(marks):
         until = marks[k + 1][1] if k + 1 < len(marks) else end
@@ -136,7 +111,7 @@ def run_case(label: str, source: Path, photos: Path, iterations: int, work: Path
         proc = stats.get(stage, {})
         rows.append({"stage": stage, "wall_s": until - since,
                      "proc_s": proc.get("end", 0) - proc.get("start", 0),
-                     "peak_rss_mb": proc.get("max_rss", 0) / MB})
+                     "peak_rss_mb": proc.get("peak_rss", 0) / MB})
     t0 = time.perf_counter()
     status = subprocess.run([str(BIN / "dvc"), "status"], cwd=root, env=env, capture_output=True,
                             text=True, stdin=subprocess.DEVNULL)
@@ -175,21 +150,18 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary repositories")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="catdog-scale-"))
-    hook = work / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(HOOK)
     print(f"{os.cpu_count()} cores; archive {args.archive}; folder {args.folder}; "
           f"train.iterations {args.iterations}; work in {work}")
     try:
-        cases = [run_case("archive", PROJECT, args.archive.resolve(), args.iterations, work, hook),
-                 run_case("folder", PROJECT, args.folder.resolve(), args.iterations, work, hook)]
+        cases = [run_case("archive", PROJECT, args.archive.resolve(), args.iterations, work),
+                 run_case("folder", PROJECT, args.folder.resolve(), args.iterations, work)]
         if args.baseline:
             old = work / "baseline-src"
             subprocess.run(["git", "-C", str(PROJECT), "worktree", "add", "-q", "--detach",
                             str(old), args.baseline], check=True)
             try:
                 cases.append(run_case(f"folder@{args.baseline}", old, args.folder.resolve(),
-                                      args.iterations, work, hook))
+                                      args.iterations, work))
             finally:
                 subprocess.run(["git", "-C", str(PROJECT), "worktree", "remove", "--force", str(old)])
         for case in cases:

@@ -21,16 +21,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 from catdog.images import is_image_name
 from catdog.model import Model, save_model
 from catdog.network import initialize_parameters
+from catdog_dev.measure import run_child
 
 TARGET_RSS_MB = 500
 # What the ingest stage does: read, then write its arrays and manifest (as predict writes its CSVs).
@@ -53,16 +52,8 @@ write_csv(f"{out}/manifest.csv", manifest)
 
 def timed(args: list[str]) -> tuple[float, float, float]:
     """Run a process; (wall seconds, its CPU seconds, its own peak resident memory in MB)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{err.read().decode()}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    run = run_child(args)
+    return run.seconds, run.cpu_seconds, run.peak_rss / 2**20
 
 
 def main() -> None:

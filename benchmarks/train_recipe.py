@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+# The PyTorch worker runs this file with another Python, which has numpy and torch only: the
+# project's helpers are imported where they are used.
 PROJECT = Path(__file__).resolve().parents[1]
 
 
@@ -43,8 +45,7 @@ def as_yaml_value(text: str):
 
 def prepare(photos: Path, test_photos: Path | None, threads: int) -> Path:
     """A project copy with the recipe, featurized (cached by settings)."""
-    sys.path.insert(0, str(PROJECT / "tests"))
-    from pipeline_repo import Repo
+    from catdog_dev.repo import Repo
 
     settings = {**recipe(), "data.train_dir": str(photos.resolve()),
                 "data.test_dir": str((test_photos or photos).resolve()),  # same folder: a split
@@ -67,15 +68,10 @@ def prepare(photos: Path, test_photos: Path | None, threads: int) -> Path:
 
 def run_measured(cmd: list[str], cwd: Path, env: dict) -> tuple[float, int, str]:
     """Wall seconds, peak RSS (bytes) of that process alone, and its output."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{output}")
-    return wall, usage.ru_maxrss * 1024, output
+    from catdog_dev.measure import run_child
+
+    run = run_child(cmd, cwd=cwd, env=env)
+    return run.seconds, run.peak_rss, run.stdout + run.stderr
 
 
 def catdog_run(root: Path) -> dict:

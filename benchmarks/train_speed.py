@@ -19,14 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from catdog_dev.measure import run_child
 
 CACHE = Path(tempfile.gettempdir()) / "catdog-bench"
 EVAL_EVERY = 50  # the default train.eval_every
@@ -172,18 +172,7 @@ def worker(args: argparse.Namespace) -> None:
     else:
         out = project(path, args.h, args.iterations, args.learning_rate, args.seed,
                       args.dtype, args.solver, args.run_iterations, args.arithmetic)
-    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak resident memory. (getrusage's ru_maxrss would also count the
-    parent's memory at fork time, which a process started from a big parent inherits.)"""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(kind: str, m: int, h: int, args: argparse.Namespace) -> dict | None:
@@ -191,12 +180,13 @@ def run(kind: str, m: int, h: int, args: argparse.Namespace) -> dict | None:
            "--iterations", str(args.iterations), "--learning-rate", str(args.learning_rate),
            "--dtype", args.dtype, "--solver", args.solver, "--arithmetic", args.arithmetic,
            "--run-iterations", str(args.run_iterations)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = run_child(cmd, check=False)
     if proc.returncode != 0:
         if kind == "torch" and "No module named 'torch'" in proc.stderr:
             return None
         raise SystemExit(f"{kind} m={m} h={h} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    # The worker's own peak memory, not counting this process's at the time it started.
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "peak_rss_mb": proc.peak_rss / 2**20}
 
 
 def main() -> None:

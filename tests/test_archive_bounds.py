@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import data_params, write_photo
 from catdog.archives import ArchiveError
 from catdog.dataset import ingest
+from catdog_dev.photos import data_params, write_photo
 
 MB = 1 << 20
 GB = 1 << 30
@@ -147,7 +147,7 @@ def test_the_decode_buffer_holds_the_photos_not_every_member(tmp_path, photos):
     archive.write_bytes(tar_bytes(members))
     script = f"""
 import resource
-from conftest import data_params
+from catdog_dev.photos import data_params
 from catdog.dataset import ingest
 vm = int([l for l in open('/proc/self/status') if l.startswith('VmSize')][0].split()[1]) * 1024
 limit = vm + (1 << 30)

@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import data_params, write_photo
 from catdog.archives import ArchiveError, unsafe_name
 from catdog.dataset import IngestError, ingest
 from catdog.params import ParamsError
 from catdog.storage import save_npz
+from catdog_dev.photos import data_params, write_photo
 
 KINDS = ["zip", "tar", "tar.gz"]
 

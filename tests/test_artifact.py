@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline_repo import PROJECT, Repo
+from catdog_dev.repo import PROJECT, Repo
 
 pytestmark = pytest.mark.pipeline
 

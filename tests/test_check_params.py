@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline_repo import BIN, Repo
+from catdog_dev.repo import BIN, Repo
 
 pytestmark = pytest.mark.pipeline
 

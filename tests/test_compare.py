@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from catdog.compare import MAX_COLUMNS, experiment_rows, render, table
-from pipeline_repo import PROJECT, Repo
+from catdog_dev.repo import PROJECT, Repo
 
 
 def make(work: Repo, *args: str) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline_repo import PROJECT
+from catdog_dev.repo import PROJECT
 
 SCRIPT = PROJECT / "scripts/cross_check.sh"
 COMPARE = PROJECT / "scripts/cross_check_compare.py"

@@ -9,7 +9,7 @@ import stat
 import pytest
 import yaml
 
-from pipeline_repo import BIN, Repo
+from catdog_dev.repo import BIN, Repo
 
 pytestmark = pytest.mark.pipeline
 

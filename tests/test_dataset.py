@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import data_params, write_photo
 from catdog.dataset import IngestError, ingest, list_files, require_labelled, stratified_test_mask
 from catdog.features import flatten
 from catdog.images import read_image
+from catdog_dev.photos import data_params, write_photo
 
 
 def test_every_file_gets_one_manifest_row(photo_folder, rng):

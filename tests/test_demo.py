@@ -9,7 +9,7 @@ import time
 import pytest
 
 from catdog.synthetic import MARKER, generate_demo
-from pipeline_repo import Repo
+from catdog_dev.repo import Repo
 
 
 def test_the_demo_folder_carries_its_mark_and_is_replaced_on_the_next_run(tmp_path):

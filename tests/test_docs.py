@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_repo import PROJECT, Repo
+from catdog_dev.repo import PROJECT, Repo
 
 PAGES = ["README.md", *sorted(p.relative_to(PROJECT).as_posix() for p in (PROJECT / "docs").glob("*.md"))]
 RUN = {"console", "sh", "python"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_repo import Repo
+from catdog_dev.repo import Repo
 
 pytestmark = pytest.mark.pipeline
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import catdog.images
-from conftest import data_params, write_photo
 from catdog.dataset import IngestError, ingest
+from catdog_dev.photos import data_params, write_photo
 
 
 def smooth_picture(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_repo import BIN, PROJECT
+from catdog_dev.repo import BIN, PROJECT
 
 
 def make(*args: str) -> subprocess.CompletedProcess:

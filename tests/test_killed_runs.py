@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline_repo import BIN, Repo
+from catdog_dev.repo import BIN, Repo
 
 pytestmark = [pytest.mark.pipeline,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's prctl")]

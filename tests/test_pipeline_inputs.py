@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import write_photo
+from catdog_dev.photos import write_photo
 
 pytestmark = pytest.mark.pipeline
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline_repo import PROJECT
+from catdog_dev.repo import PROJECT
 
 pytestmark = pytest.mark.pipeline
 

@@ -12,7 +12,7 @@ import pytest
 
 from catdog.model import Model, save_model
 from catdog.network import initialize_parameters
-from conftest import write_photo
+from catdog_dev.photos import write_photo
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

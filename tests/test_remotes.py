@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from pipeline_repo import BIN, Repo
+from catdog_dev.repo import BIN, Repo
 
 pytestmark = pytest.mark.pipeline
 

@@ -10,12 +10,12 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import data_params, write_photo
 from catdog.dataset import ingest
 from catdog.images import ImageError, Limits, load_photo
 from catdog.model import Model
 from catdog.network import initialize_parameters
 from catdog.predict import predict_files
+from catdog_dev.photos import data_params, write_photo
 
 
 def png_declaring(width: int, height: int) -> bytes:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SMALL
-from pipeline_repo import PROJECT, Repo
+from catdog_dev.repo import PROJECT, Repo, SMALL
 
 pytestmark = pytest.mark.pipeline
 

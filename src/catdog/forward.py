@@ -126,8 +126,9 @@ class Weights:
         self.split = ex.RowSlices(W, PIXEL_BOUND, inputs.precision)
         self.offset = np.sum(W * s.mean, axis=1, keepdims=True) if s.kind == "standardize" else 0.0
 
-    def times(self, block: np.ndarray) -> np.ndarray:
-        """W @ X (r, k) for a block's inputs X (n_x, k) given as its rows (k, n_x)."""
+    def times(self, block: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
+        """W @ X (r, k) for a block's inputs X (n_x, k) given as its rows (k, n_x), in the
+        inputs' dtype or in `dtype` (exact products can stay in float64)."""
         # (X^T W^T)^T: the BLAS runs this shape faster for few rows of W and a cached block.
         # The result is laid out row by row (C order): NumPy's sums over its axes follow the
         # layout, and the same bits need the same order.
@@ -136,7 +137,7 @@ class Weights:
         products = (block @ self.split.slices.T).T          # exact on any BLAS
         with np.errstate(invalid="ignore", over="ignore"):
             out = self.split.combine(products) / self.inputs.examples.divisor - self.offset
-        return np.ascontiguousarray(out, dtype=self.inputs.dtype)
+        return np.ascontiguousarray(out, dtype=dtype or self.inputs.dtype)
 
 
 def output_logits(W2: np.ndarray, A1: np.ndarray, b2: np.ndarray) -> np.ndarray:

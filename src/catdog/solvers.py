@@ -27,7 +27,6 @@ from catdog.augment import Augmentation, Draws
 from catdog import exact as ex
 from catdog.forward import (
     CHUNK,
-    PIXEL_BOUND,
     Inputs,
     chunk_buffer,
     chunk_forward,
@@ -289,14 +288,12 @@ class GramSolver:
 
     def _first_hidden(self, inputs: Inputs) -> np.ndarray:
         """W1_0 X (h, m) of a set, chunk by chunk (exact: kept in float64)."""
-        W1_0 = ex.RowSlices(self.W1_0, PIXEL_BOUND, ex.PRECISION[self.dtype]) if self.exact \
-            else inputs.weights(self.W1_0)
+        W1_0 = inputs.weights(self.W1_0)
+        dtype = np.dtype(np.float64) if self.exact else None
 
         def one(bounds):
             block = inputs.block(slice(*bounds), chunk_buffer(self.workers, inputs))
-            if self.exact:
-                return W1_0.times(block.T) / inputs.examples.divisor
-            return W1_0.times(block)
+            return W1_0.times(block, dtype)
         parts = list(self.workers.map(one, chunks(inputs.m, CHUNK)))
         return np.concatenate(parts, axis=1)
 

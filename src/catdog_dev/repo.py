@@ -11,10 +11,16 @@ from pathlib import Path
 
 import yaml
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", ".dvc/config",
                  ".dvc/.gitignore", ".dvc/plots", "stages", "src/catdog"]
 BIN = Path(sys.executable).parent
+
+# Params small enough for seconds per run, large enough for every stage to have real work.
+SMALL = {
+    "demo": {"n_images": 40, "seed": 3},
+    "train": {"iterations": 60, "cost_every": 7},
+}
 
 
 class Repo:
@@ -31,10 +37,14 @@ class Repo:
         }
 
     @classmethod
-    def create(cls, root: Path, **param_changes: dict) -> "Repo":
+    def create(cls, root: Path, source: Path = PROJECT, **param_changes: dict) -> "Repo":
+        """The project's files from `source` (this checkout, or a checkout of another revision)
+        in a new git repository at `root`, `param_changes` applied, committed."""
         root.mkdir(parents=True)
         for name in PROJECT_FILES:
-            src, dst = PROJECT / name, root / name
+            src, dst = source / name, root / name
+            if source != PROJECT and not src.exists():
+                continue  # an older revision may lack a file added since
             if src.is_dir():
                 shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
             else:
