@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_photo
-from pipeline_repo import PROJECT
+from catdog_dev.photos import write_photo
+from catdog_dev.repo import PROJECT
 
 VENV_BIN = Path(sys.executable).parent
 

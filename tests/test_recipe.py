@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from pipeline_repo import PROJECT
+from catdog_dev.repo import PROJECT
 
 AWKWARD = "my photos; $HOME $(id) `id`, [1] {a} 'q' \"d\" #x"
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SMALL
-from pipeline_repo import BIN, PROJECT, Repo
+from catdog_dev.repo import BIN, PROJECT, Repo, SMALL
 
 WORKFLOWS = PROJECT / ".github/workflows"
 # Steps that cannot run on this machine: the suite itself (this test is part of it), and
