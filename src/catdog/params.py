@@ -112,8 +112,22 @@ def settings_table(section: str, cls: type) -> list[str]:
             for f in fields(cls)]
 
 
+class Section:
+    """A section of params.yaml: a frozen dataclass whose fields are `setting`s, each checked
+    by its rule when the section is made."""
+
+    name = ""
+
+    def __init_subclass__(cls, name: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = name
+
+    def __post_init__(self) -> None:
+        check_settings(self.name, self)
+
+
 @dataclass(frozen=True)
-class DemoParams:
+class DemoParams(Section, name="demo"):
     """The synthetic demo set that the `demo` stage draws."""
 
     out_dir: str = setting("data/raw/demo", "where the synthetic set is written; replaced whole "
@@ -121,12 +135,9 @@ class DemoParams:
     n_images: int = setting(1000, "size of the synthetic set", at_least(2))
     seed: int = setting(0, "seed of the synthetic set", SEED_RULE)
 
-    def __post_init__(self) -> None:
-        check_settings("demo", self)
-
 
 @dataclass(frozen=True)
-class DataParams:
+class DataParams(Section, name="data"):
     """Where the photos are and how ingest turns them into arrays."""
 
     train_dir: str = setting("data/raw/demo", "training photos: a folder (searched recursively) "
@@ -154,9 +165,6 @@ class DataParams:
     max_member_seconds: float = setting(60, "an archive member taking longer to decompress "
                                             "stops ingest", POSITIVE)
 
-    def __post_init__(self) -> None:
-        check_settings("data", self)
-
     @property
     def split_train(self) -> bool:
         """True when the test photos are a seeded share of train_dir's."""
@@ -164,7 +172,7 @@ class DataParams:
 
 
 @dataclass(frozen=True)
-class TrainParams:
+class TrainParams(Section, name="train"):
     """How the network is trained. Each setting's default is the tutorial's choice; a
     TrainParams is checked when it is made, so one that exists is valid."""
 
@@ -212,7 +220,7 @@ class TrainParams:
                               one_of(ARITHMETICS))
 
     def __post_init__(self) -> None:
-        check_settings("train", self)
+        super().__post_init__()
         _check(self.full_batch_gd() or self.solver in ("auto", "blocked"),
                f"train.solver {self.solver!r} runs full-batch gradient descent only; with "
                f"batch_size, optimizer, weight_decay or augmentation set, use auto or blocked")
@@ -225,7 +233,7 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
-class EvaluateParams:
+class EvaluateParams(Section, name="evaluate"):
     """How probabilities become labels (evaluate and predict)."""
 
     threshold: float = setting(0.5, "probability above which a photo is called a dog",
@@ -233,12 +241,9 @@ class EvaluateParams:
     flip_average: bool = setting(False, "average each photo's probability with its mirror "
                                         "image's")
 
-    def __post_init__(self) -> None:
-        check_settings("evaluate", self)
-
 
 @dataclass(frozen=True)
-class PredictParams:
+class PredictParams(Section, name="predict"):
     """What the `predict` stage classifies."""
 
     photos: str = setting("data/raw/demo", "a folder, photo file or `.zip`, `.tar`, `.tar.gz`, "
@@ -353,8 +358,8 @@ def _check_memory(params: Params) -> None:
            f"machine's {format_bytes(memory)} of memory")
 
 
-SECTIONS = {"demo": DemoParams, "data": DataParams, "train": TrainParams,
-            "evaluate": EvaluateParams, "predict": PredictParams}
+SECTIONS = {cls.name: cls for cls in (DemoParams, DataParams, TrainParams, EvaluateParams,
+                                      PredictParams)}
 
 
 def params_table() -> list[str]:
