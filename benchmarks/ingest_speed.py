@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from catdog.dataset import ingest
-from catdog.images import is_image_name, label_from_path, resize_image
+from catdog.images import resize_image
+from catdog.labels import is_image_name, label_from_path
 from catdog.params import DataParams
 from catdog_dev.measure import best_of
 

@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from catdog.images import is_image_name
+from catdog.labels import is_image_name
 from catdog.model import Model, save_model
 from catdog.network import initialize_parameters
 from catdog_dev.measure import run_child
