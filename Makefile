@@ -60,10 +60,10 @@ check-repro: $(STAMP) ## Reproduce the pipeline and fail unless dvc.lock and met
 	$(RUN) $(TICK) repro dvc repro
 	$(RUN) python -m catdog check-lock --reproduced
 
-test-fast: $(STAMP) ## Run the unit tests only (no real dvc runs): about a minute
+test-fast: $(STAMP) ## Run the fast tier (no real dvc runs, nothing that waits many seconds): under a minute
 	$(RUN) python -m pytest -m "not pipeline" -q
 
-test: $(STAMP) ## Run the whole test suite
+test: $(STAMP) ## Run the whole test suite, the slow tier (pytest -m pipeline) included
 	$(RUN) $(TICK) test python -m pytest
 
 # For example: make sweep ARGS="--part 1/2 -S train.hidden_size=5,10,20 -S train.learning_rate=0.01,0.1"

@@ -88,6 +88,7 @@ def test_ci_run_sets_the_git_author_without_writing_any_git_config(tmp_path):
     assert sorted(p.name for p in home.iterdir()) == []
 
 
+@pytest.mark.pipeline  # the slow tier: it waits 17 s for two ticks
 def test_a_long_quiet_make_step_prints_a_line_every_few_seconds_on_a_log():
     tick = str(PROJECT / "scripts/tick.sh")
     proc = subprocess.run([tick, "step", "sleep", "17"], capture_output=True, text=True)

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from catdog_dev.repo import PROJECT
+
+pytestmark = pytest.mark.pipeline
 
 AWKWARD = "my photos; $HOME $(id) `id`, [1] {a} 'q' \"d\" #x"
 

@@ -114,18 +114,28 @@ def checkout(origin: Path, root: Path) -> Repo:
     return repo
 
 
-@pytest.fixture
-def hosted(tmp_path) -> dict:
-    """A bare `origin` holding the project (small params) and a local folder as the DVC remote."""
-    project = Repo.create(tmp_path / "project", **SMALL, data={"image_size": 16})
+@pytest.fixture(scope="module")
+def origin_once(tmp_path_factory) -> Path:
+    """A bare repository holding the project (small params) after its first run, built once for
+    the module; each test pushes to its own copy."""
+    tmp = tmp_path_factory.mktemp("hosted")
+    project = Repo.create(tmp / "project", **SMALL, data={"image_size": 16})
     for name in FRONT_DOOR:
         src = PROJECT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, project.root / name)
     project.commit("front door")
     project.repro()
     project.commit("results: dvc.lock and metrics")
-    origin = tmp_path / "origin.git"
+    origin = tmp / "origin.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(project.root), str(origin)], check=True)
+    return origin
+
+
+@pytest.fixture
+def hosted(origin_once, tmp_path) -> dict:
+    """A bare `origin` holding the project (small params) and a local folder as the DVC remote."""
+    origin = tmp_path / "origin.git"
+    shutil.copytree(origin_once, origin, symlinks=True)
     return {"origin": origin, "remote": str(tmp_path / "dvc-remote"), "tmp": tmp_path}
 
 
