@@ -26,6 +26,7 @@ def checkout(rev: str, root: Path) -> Repo:
     if not root.exists():
         subprocess.run(["git", "clone", "-q", str(PROJECT), str(root)], check=True)
     repo = Repo(root)
+    repo.run("git", "fetch", "-q", "origin")  # a clone kept from an earlier run learns new commits
     repo.run("git", "checkout", "-q", rev)
     repo.dvc("repro", "featurize")
     return repo
