@@ -1,13 +1,30 @@
+import os
 import shutil
+import stat
+import struct
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from catdog.storage import StorageError, atomic_path, load_npz, replace_folder, save_npz, write_json
+from catdog.storage import (
+    StorageError,
+    atomic_path,
+    damaged,
+    load_npz,
+    replace_folder,
+    save_npz,
+    text_arrays,
+    texts_from,
+    write_csv,
+    write_json,
+    write_text,
+)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -136,3 +153,72 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     (foreign / "keep").write_text("someone else's")
     fill(out, ".mark", ["a"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.n0tmine0.tmp", "out"]
+
+
+def test_outputs_get_the_usual_mode_not_owner_only(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o640
+
+
+def test_an_output_in_a_missing_folder_creates_the_folder(tmp_path):
+    write_text(tmp_path / "new" / "deeper" / "a.txt", "x")
+    assert (tmp_path / "new" / "deeper" / "a.txt").read_text() == "x"
+
+
+def test_small_npz_entries_carry_no_zip64_headers(tmp_path):
+    # ZIP64 local headers need version 4.5 to extract (and Pythons differ in how they write
+    # them); plain ones need 2.0 and carry no extra field.
+    save_npz(tmp_path / "a.npz", X=np.arange(10), Y=np.ones((3, 3)))
+    raw = (tmp_path / "a.npz").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.npz") as archive:
+        for info in archive.infolist():
+            header = raw[info.header_offset:info.header_offset + 30]
+            assert header[:4] == b"PK\x03\x04" and info.compress_type == zipfile.ZIP_STORED
+            version_needed, = struct.unpack("<H", header[4:6])
+            extra_length, = struct.unpack("<H", header[28:30])
+            assert (version_needed, extra_length) == (20, 0), info.filename
+
+
+def test_texts_round_trip_whatever_their_bytes(tmp_path):
+    texts = ["cat.1.jpg", "", "chat_été/photo ñ.png", "bad\udcffbyte.jpg", "x"]
+    arrays = text_arrays("paths", texts)
+    # UTF-8 bytes: é and ñ take two each, the escaped byte one
+    assert list(arrays["paths_ends"]) == [9, 9, 9 + 23, 9 + 23 + 12, 9 + 23 + 12 + 1]
+    save_npz(tmp_path / "t.npz", **arrays)
+    assert texts_from(load_npz(tmp_path / "t.npz"), "paths") == texts
+
+
+def test_texts_written_as_a_string_array_are_still_read():
+    assert texts_from({"paths": np.array(["a.jpg", "bé.png"])}, "paths") == ["a.jpg", "bé.png"]
+
+
+def test_csv_has_no_index_column(tmp_path):
+    write_csv(tmp_path / "a.csv", pd.DataFrame({"id": [1, 2], "label": ["cat", "dog"]}))
+    assert (tmp_path / "a.csv").read_bytes() == b"id,label\n1,cat\n2,dog\n"
+
+
+def test_a_dangling_link_in_place_of_the_folder_is_refused(tmp_path):
+    folder = tmp_path / "out"
+    folder.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(StorageError, match="is a link not written by this pipeline"):
+        with replace_folder(folder, "MARK", "out"):
+            pass
+    assert folder.is_symlink()
+
+
+@pytest.mark.parametrize("content", [b"", b"not an archive\n"])
+def test_a_damaged_npz_is_one_line_with_the_way_to_rebuild(tmp_path, content):
+    path = tmp_path / "a.npz"
+    path.write_bytes(content)
+    with pytest.raises(StorageError, match=r"a\.npz is damaged \(.+\); rebuild it with") as caught:
+        load_npz(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_damage_reason_is_one_line_and_never_empty():
+    assert "(bad header on two lines)" in str(damaged("x.npz", ValueError("bad header\n  on two\tlines")))
+    assert "(EOFError)" in str(damaged("x.npz", EOFError()))
