@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from catdog.features import (FeaturesError, flatten, load_split, read_features, save_features,
-                             to_float)
+from catdog.features import (Examples, FeaturesError, flatten, label_row, load_split,
+                             read_features, save_features, to_float)
 from catdog.storage import save_npz
 
 # Reference for one pixel value p: float32(p) / float32(255), rounded once (IEEE division).
@@ -88,3 +88,50 @@ def test_one_long_path_costs_only_its_own_length(tmp_path):
     assert extra < 100_000 + 1000  # a fixed-width array would add 400 MB
     assert read_features(tmp_path / "long.npz").paths == odd + short[3:]
     assert read_features(tmp_path / "short.npz").paths == short
+
+
+def test_labels_become_a_float32_row():
+    Y = label_row(np.array([0, 1, 1]))
+    assert Y.dtype == np.float32 and Y.shape == (1, 3) and Y.tolist() == [[0.0, 1.0, 1.0]]
+
+
+def test_examples_from_columns_are_the_columns_as_rows():
+    X = np.arange(12, dtype=np.float64).reshape(3, 4) / 16   # n_x 3, m 4
+    examples = Examples.from_columns(X)
+    assert (examples.m, examples.n_x, examples.divisor) == (4, 3, 1.0)
+    assert Examples(X.T).divisor == 1.0
+    np.testing.assert_array_equal(examples.rows, X.T)
+
+
+def test_blocks_and_columns_of_uint8_examples_are_pixels_over_255():
+    rows = np.random.RandomState(2).randint(0, 256, size=(6, 5)).astype(np.uint8)
+    examples = Examples(rows, 255)
+    out = np.full((6, 5), -1.0, np.float32)
+    block = examples.block(1, 4, out)
+    np.testing.assert_array_equal(block, DIVIDED[rows[1:4]])
+    assert np.all(out[3:] == -1.0)                       # nothing written past the block
+    np.testing.assert_array_equal(examples.columns(2, 4, np.float32), DIVIDED[rows[:, 2:4]])
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(scale=np.array(1.0)), "scale 1/255"),
+    (dict(X=np.zeros((2, 3, 4), np.uint8)), "must be \\(n_x, m\\) uint8"),
+])
+def test_pixels_without_the_right_scale_or_shape_are_refused(tmp_path, stack, change, message):
+    images, labels, paths = stack
+    good = tmp_path / "good.npz"
+    save_features(good, images, labels, paths)
+    arrays = dict(np.load(good))
+    save_npz(tmp_path / "bad.npz", **{**arrays, **change})
+    with pytest.raises(FeaturesError, match=message):
+        read_features(tmp_path / "bad.npz")
+
+
+def test_a_split_without_its_scale_is_not_a_featurized_split(tmp_path, stack):
+    images, labels, paths = stack
+    save_features(tmp_path / "good.npz", images, labels, paths)
+    arrays = dict(np.load(tmp_path / "good.npz"))
+    del arrays["scale"]
+    save_npz(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(FeaturesError, match="no scale"):
+        read_features(tmp_path / "bad.npz")
