@@ -99,6 +99,7 @@ def test_a_damaged_model_is_one_line(project, rng):
     assert len(proc.stderr.splitlines()) == 1
 
 
+@pytest.mark.pipeline  # the slow tier: three start-ups of python -m catdog
 def test_help_is_printed_and_exits_zero(project):
     proc = catdog("--help", cwd=project)
     assert proc.returncode == 0 and proc.stderr == ""
@@ -124,7 +125,9 @@ def archive(folder: Path, kind: str) -> Path:
     return Path(made)
 
 
-@pytest.mark.parametrize("kind", ["zip", "tar", "tar.gz", "tgz"])
+# zip in the fast tier, the other kinds in the slow one (two start-ups of python -m catdog each)
+@pytest.mark.parametrize("kind", ["zip", *(pytest.param(kind, marks=pytest.mark.pipeline)
+                                          for kind in ("tar", "tar.gz", "tgz"))])
 def test_an_archive_is_classified_like_the_folder_it_holds(project, rng, kind):
     numbered_photos(project / "test1", rng)
     packed = archive(project / "test1", kind)
@@ -184,6 +187,7 @@ def lock_evaluated(project: Path, threshold: float, model: Path | None = None) -
         f"    params:\n      params.yaml:\n        evaluate.threshold: {threshold}\n")
 
 
+@pytest.mark.pipeline  # the slow tier: five start-ups of python -m catdog
 def test_the_threshold_is_the_evaluated_one_unless_given(project, rng):
     numbered_photos(project / "p", rng, numbers=range(1, 13))
 
