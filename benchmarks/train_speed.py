@@ -87,30 +87,21 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
     import pandas  # noqa: F401  (the stage imports it; count its memory too)
 
     from catdog.features import load_split
-    from catdog.forward import Inputs
-    from catdog.network import initialize_parameters
     from catdog.parallel import Workers, blas_threads
-    from catdog.scaling import fit_scaling
-    from catdog.solvers import BlockedSolver, DirectSolver, GramSolver, choose_solver
-    from catdog.training import use_exact
+    from catdog.params import TrainParams
+    from catdog.training import make_solver
+
+    # The settings of a whole run: the solver is chosen for all of its iterations.
+    settings = TrainParams(hidden_size=h, learning_rate=learning_rate, iterations=run_iterations,
+                           seed=seed, dtype=dtype, solver=solver, arithmetic=arithmetic)
 
     def build(examples, held_out=None):
-        # As `catdog.training.train` builds it for plain full-batch gradient descent.
-        ftype = np.dtype(dtype)
-        scaling = fit_scaling("divide", examples)
-        parameters = initialize_parameters(examples.n_x, h, 1, seed, ftype)
-        held = {} if held_out is None else {"test": Inputs(held_out, scaling, ftype, exact)}
-        cls = {"blocked": BlockedSolver, "gram": GramSolver, "direct": DirectSolver}[name]
-        return cls(Inputs(examples, scaling, ftype, exact), Y.astype(dtype), parameters,
-                   workers=workers, held_out=held)
+        held = {} if held_out is None else {"test": held_out}
+        return make_solver(settings, examples, Y.astype(dtype), held, workers)[0]
 
     start = time.perf_counter()
     examples, Y, _ = load_split(path)
     load = time.perf_counter() - start
-    exact = use_exact(arithmetic, examples)
-    # The solver is chosen for a whole run, as the train stage would choose it.
-    name = solver if solver != "auto" else choose_solver(examples.m, examples.n_x, h,
-                                                         run_iterations)
     workers = Workers(0)
     with blas_threads(1):  # as in training: all parallelism is over fixed chunks
         engine = build(examples)
@@ -130,7 +121,7 @@ def project(path: Path, h: int, iterations: int, learning_rate: float, seed: int
             engine.logits("test")
         per_eval = (time.perf_counter() - start) / 5
     workers.close()
-    return {"setup": setup, "loop": loop, "costs": costs, "solver": name,
+    return {"setup": setup, "loop": loop, "costs": costs, "solver": engine.name,
             "arithmetic": "exact" if engine.exact else "fast",
             "eval_extra": extra_setup + per_eval * -(-run_iterations // EVAL_EVERY)}
 
