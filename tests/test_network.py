@@ -249,3 +249,46 @@ def test_symmetric_tiles_multiply_like_the_whole_matrix():
     tiles = SymmetricTiles(S, size=5)  # 23 is not a multiple of 5: ragged last tiles
     assert len(tiles.tiles) == 15
     np.testing.assert_allclose(tiles.times(V), S @ V, rtol=1e-12, atol=1e-12)
+
+
+def test_xavier_scales_each_layer_by_its_own_fans():
+    """Glorot's sqrt(2 / (fan_in + fan_out)): 5 inputs, 4 hidden units, 1 output."""
+    p = initialize_parameters(5, 4, 1, seed=3, init="xavier")
+    rng = np.random.RandomState(3)
+    np.testing.assert_array_equal(p["W1"], rng.randn(4, 5) * np.sqrt(2 / 9))
+    np.testing.assert_array_equal(p["W2"], rng.randn(1, 4) * np.sqrt(2 / 5))
+    assert not p["b1"].any() and not p["b2"].any()
+
+
+def test_an_unknown_init_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown init 'he'; expected one of tutorial, xavier"):
+        initialize_parameters(5, 4, 1, seed=3, init="he")
+
+
+def test_float32_outputs_are_clipped_one_float32_epsilon_from_0_and_1():
+    """Two confident mistakes in float32: each costs -log(2^-23) = 23 log 2."""
+    A2 = np.array([[1.0, 0.0]], dtype=np.float32)
+    cost = compute_cost(A2, np.array([[0.0, 1.0]]))
+    assert cost == pytest.approx(23 * np.log(2), rel=1e-6)
+
+
+def test_update_parameters_uses_the_tutorials_learning_rate_by_default():
+    p = {"W1": np.zeros((2, 3)), "b1": np.zeros((2, 1)), "W2": np.zeros((1, 2)), "b2": np.zeros((1, 1))}
+    g = {"d" + name: np.ones_like(value) for name, value in p.items()}
+    for name, value in update_parameters(p, g).items():
+        np.testing.assert_array_equal(value, np.full_like(value, -0.1), err_msg=name)
+
+
+def test_predict_proba_is_the_sigmoid_of_the_output_and_predict_thresholds_it():
+    """W1 = I, W2 = [1, -1]: the columns' logits are tanh(2), -tanh(2) and 0."""
+    from catdog.network import predict_proba
+
+    p = {"W1": np.eye(2), "b1": np.zeros((2, 1)), "W2": np.array([[1.0, -1.0]]), "b2": np.zeros((1, 1))}
+    X = np.array([[2.0, 0.0, 1.0], [0.0, 2.0, 1.0]])
+    t = np.tanh(2.0)
+    expected = [[1 / (1 + np.exp(-t)), 1 / (1 + np.exp(t)), 0.5]]  # about 0.724, 0.276, 0.5
+    np.testing.assert_allclose(predict_proba(p, X), expected, rtol=1e-15)
+    np.testing.assert_array_equal(predict(p, X, threshold=0.7), [[1, 0, 0]])
+    np.testing.assert_array_equal(predict(p, X, threshold=0.75), [[0, 0, 0]])
+    np.testing.assert_array_equal(predict(p, X, threshold=0.3), [[1, 0, 1]])
+    assert predict(p, X).dtype == np.uint8  # one byte per 0/1 answer
