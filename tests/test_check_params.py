@@ -30,8 +30,9 @@ def edit(repo: Repo, pattern: str, new: str) -> None:
 
 @pytest.mark.parametrize("old,new,message", [
     ("  learning_rate: .*", "  learning_rate: abc\n", "train.learning_rate must be a number, got 'abc'"),
-    ("  seed: 1", "", "missing key train.seed"),
-    ("  seed: 1", "  seed: 1\n  learning_rte: 0.05\n", "unknown key(s) train.learning_rte"),
+    # A misspelt key beside the right one: no stage depends on it, so it is reported when a
+    # change to a real key runs the check.
+    ("  seed: 1", "  seed: 2\n  learning_rte: 0.05\n", "unknown key(s) train.learning_rte"),
     ("  seed: 1", "  seed: 4294967296\n", "train.seed must be between 0 and 4294967295"),
     ("  hidden_size: .*", "  hidden_size: 1000000000\n", "train.hidden_size 1000000000 is too large"),
     ("  out_dir: .*", "  out_dir: data/raw/mine\n",
@@ -57,6 +58,18 @@ def test_a_params_mistake_stops_dvc_repro_before_any_output_is_touched(repo, tmp
     after = work.digest(*OUTPUTS)
     del before["data/params.ok"]  # the check's own output, removed by DVC before it runs
     assert after == before
+
+
+def test_a_missing_key_stops_dvc_before_any_stage_runs(repo, tmp_path):
+    """Every key but the thread counts is a dependency: DVC itself refuses to run without it."""
+    work = repo.copy(tmp_path / "missing")
+    before = work.digest(*OUTPUTS)
+    edit(work, "  learning_rate: .*", "  learning_rte: 0.003\n")
+    ran, proc = work.repro(check=False)
+    assert proc.returncode != 0 and ran == []
+    assert "Parameters 'train.learning_rate' are missing from 'params.yaml'" in proc.stderr
+    del before["data/params.ok"]  # the check's own output, removed by DVC before it runs
+    assert work.digest(*OUTPUTS) == before
 
 
 def test_an_octal_looking_value_is_read_as_dvc_records_it(repo, tmp_path):

@@ -87,7 +87,7 @@ def test_a_killed_exp_run_takes_its_stage_with_it_and_the_next_run_works(repo, t
     assert (work.root / "notes.txt").read_text() == "the user's own file\n"
     params = yaml.safe_load((work.root / "params.yaml").read_text())
     lock = yaml.safe_load((work.root / "dvc.lock").read_text())["stages"]["train"]
-    assert params["train"]["iterations"] == lock["params"]["params.yaml"]["train"]["iterations"] == 30
+    assert params["train"]["iterations"] == lock["params"]["params.yaml"]["train.iterations"] == 30
     model = next(o for o in lock["outs"] if o["path"] == "models/model.npz")
     assert hashlib.md5((work.root / "models/model.npz").read_bytes()).hexdigest() == model["md5"]
     assert work.dvc("status").stdout.strip() in ("", "Data and pipelines are up to date.")
