@@ -1,17 +1,16 @@
 """`catdog COMMAND ...` (or `python -m catdog`): the project's command line."""
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 from catdog.cli import run_command
-from catdog.lockcheck import main as check_lock_main
-from catdog.plots import main as plots_main
-from catdog.predict import main as predict_main
-from catdog.rebuild import main as rebuild_main
 
-COMMANDS = {"predict": predict_main, "plots": plots_main, "check-lock": check_lock_main,
-            "rebuild": rebuild_main}
+# Each command's module, imported only when the command runs (predict's needs OpenCV and
+# pandas, which a `check-lock` in CI should not wait for).
+COMMANDS = {"predict": "catdog.predict", "plots": "catdog.plots", "check-lock": "catdog.lockcheck",
+            "rebuild": "catdog.rebuild"}
 USAGE = """usage: python -m catdog COMMAND [ARGS...]   (or, installed: catdog COMMAND [ARGS...])
 
 commands:
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     name, args = argv[0], argv[1:]
     try:
-        return run_command(name, lambda: COMMANDS[name](args))
+        return run_command(name, lambda: importlib.import_module(COMMANDS[name]).main(args))
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as other command-line tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -66,12 +66,23 @@ def lock_differences(committed: dict, current: dict) -> list[str]:
     return lines
 
 
+def _run(*args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(args, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise LockMismatch(f"{args[0]} not found on the PATH (`make check-repro` puts the "
+                           f"project's .venv first)") from None
+
+
 def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+    proc = _run("git", *args)
+    if proc.returncode != 0:
+        raise LockMismatch(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
 
 
 def check_current() -> None:
-    proc = subprocess.run(["dvc", "status", "--json"], capture_output=True, text=True)
+    proc = _run("dvc", "status", "--json")
     if proc.returncode != 0:
         raise LockMismatch(f"dvc status failed: {proc.stderr.strip()}")
     problems = stale_stages(json.loads(proc.stdout or "{}"))
