@@ -48,6 +48,7 @@ def test_label_values_are_cat_zero_dog_one():
     ("\x01\x1b[31m\x7f", "\\x01\\x1b[31m\\x7f"),         # two hex digits, always
     ("a\x85b\xadc", "a\\x85b\\xadc"),                     # C1 control and soft hyphen: \xNN
     ("a\u0378b\u2028c\u200b", "a\\u0378b\\u2028c\\u200b"),  # four hex digits, always
+    ("a\U000e0001b", "a\\U000e0001b"),                  # beyond U+FFFF: eight, as Python writes
 ])
 def test_printable_escapes_by_hand(name, shown):
     assert printable(name) == shown

@@ -245,7 +245,7 @@ def test_label_names_that_are_not_a_list_are_refused(tmp_path):
     path = tmp_path / "model.npz"
     save_model(path, a_model())
     rewrite(path, label_names=np.array("cat"))
-    with pytest.raises(CatdogError):
+    with pytest.raises(CatdogError, match=f"{path}: label names must be a list of two names"):
         load_model(path)
 
 

@@ -46,5 +46,6 @@ def printable(path: str) -> str:
         elif ch.isprintable():
             out.append(ch)
         else:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
     return "".join(out)

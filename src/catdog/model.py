@@ -189,7 +189,10 @@ def _model_from(arrays: dict[str, np.ndarray], source: str) -> Model:
     if not np.isclose(pixel_scale, PIXEL_SCALE, rtol=1e-12, atol=0):
         raise ValueError(f"{source}: pixel scale {pixel_scale} cannot be applied "
                          f"(this version divides pixels by {PIXEL_MAX})")
-    label_names = tuple(str(s) for s in arrays.get("label_names", np.array(LABEL_NAMES)))
+    names = np.asarray(arrays.get("label_names", np.array(LABEL_NAMES)))
+    if names.ndim != 1:
+        raise ValueError(f"{source}: label names must be a list of two names, got {names!r}")
+    label_names = tuple(str(s) for s in names)
     if len(label_names) != 2:
         raise ValueError(f"{source}: expected two label names, got {len(label_names)}")
     return Model(parameters, image_size, scaling_from_arrays(arrays, n_x, source),
