@@ -292,3 +292,22 @@ def test_predict_proba_is_the_sigmoid_of_the_output_and_predict_thresholds_it():
     np.testing.assert_array_equal(predict(p, X, threshold=0.75), [[0, 0, 0]])
     np.testing.assert_array_equal(predict(p, X, threshold=0.3), [[1, 0, 1]])
     assert predict(p, X).dtype == np.uint8  # one byte per 0/1 answer
+
+
+@pytest.mark.parametrize("m", [5, 256, 257, 700])
+def test_the_exact_gram_matrix_built_above_its_diagonal_is_the_whole_product(m):
+    from catdog.parallel import Workers
+    from catdog.solvers import DenseGram
+
+    rng = np.random.default_rng(m)
+    F = rng.integers(0, 256, (m, 300)).astype(np.float64)
+    gram, workers = DenseGram(m), Workers(2)
+    try:
+        for start in (0, 120):  # two blocks of features, as GramSolver adds them
+            gram.add_products(F[:, start:start + 180], workers)
+        gram.complete()
+    finally:
+        workers.close()
+    expected = np.einsum("ik,jk->ij", F[:, :180], F[:, :180]) + np.einsum(
+        "ik,jk->ij", F[:, 120:300], F[:, 120:300])
+    np.testing.assert_array_equal(gram.S, expected)

@@ -232,11 +232,20 @@ class DenseGram:
         self.S = np.zeros((m, m))
 
     def add_products(self, F: np.ndarray, workers: Workers) -> None:
-        """S += F F^T for F (m, f) of integers, in row tiles."""
+        """S += F F^T for F (m, f) of integers, in row tiles, on and above the diagonal only
+        (`complete` copies the rest)."""
         def one(bounds):
             lo, hi = bounds
-            self.S[lo:hi] += F[lo:hi] @ F.T
-        list(workers.map(one, chunks(len(F), TILE // 4)))
+            self.S[lo:hi, lo:] += F[lo:hi] @ F[lo:].T
+        list(workers.map(one, self._tiles()))
+
+    def complete(self) -> None:
+        """Fill in what add_products leaves out, below the diagonal, by symmetry."""
+        for lo, hi in self._tiles():
+            self.S[lo:hi, :lo] = self.S[:lo, lo:hi].T
+
+    def _tiles(self) -> list[tuple[int, int]]:
+        return chunks(len(self.S), TILE // 4)
 
     def times_left(self, V: np.ndarray, workers: Workers, rows: int) -> np.ndarray:
         """V S for V (r, m), `rows` rows of V at a time (one slice of the weights each)."""
@@ -282,6 +291,8 @@ class GramSolver:
         self.Z1_0 = self._first_hidden(inputs)
         self.Z1_0_held = {name: self._first_hidden(x) for name, x in held_out.items()}
         # The largest |entry| of G, and of each K, bounds the integers of the exact products.
+        if self.exact:
+            self.G.complete()
         self.G_bound = self.G.bound() if self.exact else 0.0
         self.K_bound = {name: float(np.max(np.abs(K), initial=0.0)) for name, K in self.K.items()}
         self.C = np.zeros((h, m), self.dtype)
