@@ -89,27 +89,9 @@ def setting(default: Any, meaning: str, rule: Rule | None = None, *,
                                             "changes_results": changes_results})
 
 
-def check_settings(section: str, values: Any) -> None:
-    """Each field's own rule, in field order."""
-    for f in fields(values):
-        rule = f.metadata.get("rule")
-        if rule is not None:
-            rule.check(f"{section}.{f.name}", getattr(values, f.name))
-
-
 def result_keys(cls: type) -> list[str]:
     """The fields of a params section that can change a stage's results."""
     return [f.name for f in fields(cls) if f.metadata.get("changes_results", True)]
-
-
-def settings_table(section: str, cls: type) -> list[str]:
-    """The rows of docs/training.md's table for a section: key, default, meaning."""
-    def shown(value: Any) -> str:
-        if isinstance(value, bool):
-            return str(value).lower()
-        return f"`{value}`" if isinstance(value, str) else repr(value)
-    return [f"| `{section}.{f.name}` | {shown(f.default)} | {f.metadata['meaning']} |"
-            for f in fields(cls)]
 
 
 class Section:
@@ -123,7 +105,20 @@ class Section:
         cls.name = name
 
     def __post_init__(self) -> None:
-        check_settings(self.name, self)
+        for f in fields(self):
+            rule = f.metadata.get("rule")
+            if rule is not None:
+                rule.check(f"{self.name}.{f.name}", getattr(self, f.name))
+
+    @classmethod
+    def table(cls) -> list[str]:
+        """The section's rows of docs/training.md's table: key, default, meaning."""
+        def shown(value: Any) -> str:
+            if isinstance(value, bool):
+                return str(value).lower()
+            return f"`{value}`" if isinstance(value, str) else repr(value)
+        return [f"| `{cls.name}.{f.name}` | {shown(f.default)} | {f.metadata['meaning']} |"
+                for f in fields(cls)]
 
 
 @dataclass(frozen=True)
@@ -259,7 +254,8 @@ class Params:
     predict: PredictParams
 
 
-def _section(raw: dict[str, Any], name: str, cls: type) -> Any:
+def _section(raw: dict[str, Any], cls: type[Section]) -> Any:
+    name = cls.name
     section = raw.get(name)
     if not isinstance(section, dict):
         raise ParamsError(f"params.yaml: section '{name}' is missing or not a mapping")
@@ -364,7 +360,7 @@ SECTIONS = {cls.name: cls for cls in (DemoParams, DataParams, TrainParams, Evalu
 
 def params_table() -> list[str]:
     """docs/training.md's table of every key: made of the settings themselves."""
-    return [row for name, cls in SECTIONS.items() for row in settings_table(name, cls)]
+    return [row for cls in SECTIONS.values() for row in cls.table()]
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
@@ -393,7 +389,7 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
     if unknown:
         raise ParamsError(f"{path}: unknown section(s) {', '.join(unknown)}; "
                           f"allowed: {', '.join(SECTIONS)}")
-    params = validate(Params(**{name: _section(raw, name, cls) for name, cls in SECTIONS.items()}))
+    params = validate(Params(**{name: _section(raw, cls) for name, cls in SECTIONS.items()}))
     check_data(params)
     return params
 

@@ -70,9 +70,8 @@ AUTO_EXACT_MAX = 1024  # up to here, exact Gram products need two float64 slices
 
 
 def use_exact(arithmetic: str, examples: Examples) -> bool:
-    """Whether `arithmetic` means exact products for these examples (pixels only)."""
-    if arithmetic not in ("auto", "exact", "fast"):
-        raise ValueError(f"unknown arithmetic {arithmetic!r}; expected auto, exact or fast")
+    """Whether `arithmetic` (train.arithmetic, checked by TrainParams) means exact products
+    for these examples (pixels only)."""
     wanted = arithmetic == "exact" or (arithmetic == "auto" and examples.m <= AUTO_EXACT_MAX)
     return wanted and examples.rows.dtype == np.uint8
 
