@@ -15,9 +15,7 @@ def main() -> None:
     model = load_model("models/model.npz")
     test = read_features("data/processed/test.npz")
     y = test.Y[0]
-    # The mirror images are a second forward pass, only when asked for.
-    prob = (model.probabilities_of_images(test.images(), flip_average=True) if p.flip_average
-            else model.probabilities(test.X))
+    prob = model.probabilities_of_images(test.images(), p.flip_average)
     names = list(model.label_names)
     metrics = classification_metrics(y, prob, p.threshold)
     if p.flip_average:  # recorded only when used, so the tutorial's metrics stay as they were

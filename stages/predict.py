@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 
 from catdog.cli import run_stage
-from catdog.dataset import archive_limits
-from catdog.images import MB, Limits
+from catdog.dataset import archive_limits, image_limits
 from catdog.model import load_model
 from catdog.params import load_params
 from catdog.predict import PredictError, classify, report, submission
@@ -23,15 +22,14 @@ BINS = 10  # histogram of p_dog: [0, 0.1), ..., [0.9, 1]
 
 
 def main() -> None:
-    photos = load_params().predict.photos
-    evaluate = load_params().evaluate
-    data = load_params().data
+    params = load_params()
+    photos, evaluate, data = params.predict.photos, params.evaluate, params.data
     if not os.path.exists(photos):
         raise PredictError(f"predict.photos: {photos!r} does not exist (name a folder, photo "
                            f"or archive of photos to classify)")
     model = load_model("models/model.npz")
     result = classify(model, [photos], evaluate.threshold, evaluate.flip_average, data.workers,
-                      Limits(data.max_file_mb * MB, data.max_pixels), data.fast_decode,
+                      image_limits(data), data.fast_decode,
                       bounds=archive_limits(data))
     for line in report(result):
         print(line)

@@ -36,8 +36,11 @@ def catdog_modules(path: Path, seen: set[str] | None = None) -> set[str]:
 
 
 def params_read(script: Path) -> set[str]:
-    """The params sections a stage script reads: `load_params().<section>`."""
-    return set(re.findall(r"load_params\(\)\.(\w+)", script.read_text()))
+    """The params sections a stage script reads: `load_params().<section>`, or
+    `<name>.<section>` after `<name> = load_params()`."""
+    text = script.read_text()
+    names = ["load_params\\(\\)", *re.findall(r"(\w+) = load_params\(\)$", text, re.M)]
+    return {section for name in names for section in re.findall(rf"{name}\.(\w+)", text)}
 
 
 @pytest.mark.parametrize("name", list(STAGES))

@@ -26,7 +26,6 @@ from pathlib import PurePosixPath
 from typing import IO, Callable, Iterator
 
 from catdog.errors import CatdogError
-from catdog.params import ARCHIVE_SUFFIXES, is_archive_name  # noqa: F401 (the kinds read here)
 
 _MB = 1 << 20
 _CHUNK = 1 << 20  # bytes decompressed between two looks at the clock
@@ -316,13 +315,12 @@ def _decompressed(path: str) -> IO[bytes]:
     """The tar stream in `path`, decompressed if its first bytes say so (whatever its name).
     These readers inflate at most what is asked of them: tarfile's own stream reader would
     inflate each 10 KB read whole, up to gigabytes for a bzip2 run of zeros."""
-    raw = open(path, "rb")
-    magic = raw.read(6)
-    raw.seek(0)
+    with open(path, "rb") as raw:
+        magic = raw.read(6)
     for prefix, reader in _COMPRESSED:
         if magic.startswith(prefix):
-            return reader(fileobj=raw) if reader is gzip.GzipFile else reader(raw)
-    return raw
+            return reader(path, "rb")  # opened by name, the reader closes its file with itself
+    return open(path, "rb")
 
 
 def open_archive(path: str | os.PathLike, limits: ArchiveLimits = ArchiveLimits()) -> Archive:

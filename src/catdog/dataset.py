@@ -21,12 +21,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from catdog.archives import (Archive, ArchiveLimits, Member, is_archive_name, member_path,
-                             open_archive)
+from catdog.archives import Archive, ArchiveLimits, Member, member_path, open_archive
 from catdog.errors import CatdogError
 from catdog.images import MB, ImageError, Limits, Photo, load_photo, photo_from_bytes
 from catdog.labels import LABEL_NAMES, is_image_name, label_from_path, printable
-from catdog.params import DataParams, require_folders
+from catdog.params import DataParams, is_archive_name, require_folders
 from catdog.split import stratified_mask
 
 CHUNK = 16             # photos per decoding task
@@ -121,6 +120,11 @@ def _sources(data: DataParams) -> list[tuple[str, str, str]]:
     return sources
 
 
+def image_limits(data: DataParams) -> Limits:
+    """The data.max_* bounds on one photo file and on the pixels its header declares."""
+    return Limits(data.max_file_mb * MB, data.max_pixels)
+
+
 def archive_limits(data: DataParams) -> ArchiveLimits:
     return ArchiveLimits(max_bytes=data.max_file_mb * MB,
                          max_total=int(data.max_archive_gb * (1 << 30)),
@@ -203,7 +207,7 @@ def require_labelled(data: DataParams) -> None:
     """Refuse a photo folder or archive in which photos are found but no name says cat or
     dog (Kaggle's test1.zip), before ingest runs: such photos are for predict, not ingest.
     Only names are read; a source that does not exist is left to the path checks."""
-    limits = Limits(data.max_file_mb * MB, data.max_pixels)
+    limits = image_limits(data)
     for key, path, split in _sources(data):
         if not os.path.exists(path) or not (os.path.isdir(path) or is_archive_name(path)):
             continue
@@ -305,7 +309,7 @@ def decode_batches(entries: list[_Entry], archives: list[Archive], size: int, fa
 def _find_and_decode(data: DataParams, workers: int, progress: bool) -> list[_Entry]:
     """Every file and member of the sources, train's first, each source in sorted path order,
     with the pixels of the photos decoded (each archive read once, front to back)."""
-    limits = Limits(data.max_file_mb * MB, data.max_pixels)
+    limits = image_limits(data)
     found: list[list[_Entry]] = []
     archived: list[list[_Entry]] = []
 

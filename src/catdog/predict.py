@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from catdog.archives import Archive, ArchiveLimits, member_path
+from catdog.archives import Archive, ArchiveLimits
 from catdog.dataset import CHUNK, NOT_AN_IMAGE, _Entry, decode_batches, find_entries
 from catdog.errors import CatdogError
 from catdog.images import DEFAULT_LIMITS, Limits
@@ -45,12 +45,6 @@ class Predictions:
     empty: list[str] = field(default_factory=list)  # sources without a photo
 
 
-def _shown(entry: _Entry, archives: list[Archive]) -> str:
-    if entry.member is None:
-        return printable(entry.file)
-    return member_path(printable(archives[entry.archive].path), printable(entry.member.name))
-
-
 def _name(entry: _Entry) -> str:
     return entry.file if entry.member is None else entry.member.name
 
@@ -72,7 +66,7 @@ def classify(model: Model, sources: list[str], threshold: float = DEFAULT_THRESH
                                archives, labelled=False, files=True, bounds=bounds)
         if require_ids:
             submission_ids([_name(e) for e in entries if not e.reason],
-                           [_shown(e, archives) for e in entries if not e.reason])
+                           [e.path for e in entries if not e.reason])
         p_dog = np.full(len(entries), np.nan)
         pending: list[tuple[int, np.ndarray]] = []
 
@@ -90,29 +84,28 @@ def classify(model: Model, sources: list[str], threshold: float = DEFAULT_THRESH
                 pending = []
         if pending:
             run(pending)
-        shown = [_shown(e, archives) for e in entries]
     finally:
         for archive in archives:
             archive.close()
-    return _collect(model, sources, entries, shown, p_dog, threshold)
+    return _collect(model, sources, entries, p_dog, threshold)
 
 
-def _collect(model: Model, sources: list[str], entries: list[_Entry], shown: list[str],
-             p_dog: np.ndarray, threshold: float) -> Predictions:
+def _collect(model: Model, sources: list[str], entries: list[_Entry], p_dog: np.ndarray,
+             threshold: float) -> Predictions:
     names = [printable(n) for n in model.label_names]
     done = [i for i, e in enumerate(entries) if not e.reason]
-    frame = pd.DataFrame({"path": [shown[i] for i in done],
+    frame = pd.DataFrame({"path": [entries[i].path for i in done],
                           "label": [names[int(p_dog[i] > threshold)] for i in done],
                           "p_dog": p_dog[done].astype(np.float64)})
     result = Predictions(frame, [_name(entries[i]) for i in done])
     photos_in: dict[str, int] = {printable(s): 0 for s in sources}
-    for entry, path in zip(entries, shown):
+    for entry in entries:
         if entry.reason == NOT_AN_IMAGE:
             result.not_photos[entry.split] = result.not_photos.get(entry.split, 0) + 1
             continue
         photos_in[entry.split] += 1
         if entry.reason:
-            result.failures.append((path, entry.reason))
+            result.failures.append((entry.path, entry.reason))
     result.empty = [s for s, n in photos_in.items() if n == 0]
     return result
 
