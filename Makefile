@@ -55,9 +55,10 @@ repro: $(STAMP) ## Run the pipeline (dvc repro)
 	$(RUN) $(TICK) repro dvc repro
 
 # What CI runs: the committed dvc.lock must be current before, and reproduced bit for bit after.
+# --force: every stage really runs, never restored from outputs or a run cache pulled before.
 check-repro: $(STAMP) ## Reproduce the pipeline and fail unless dvc.lock and metrics/ equal the committed ones
 	$(RUN) python -m catdog check-lock --current
-	$(RUN) $(TICK) repro dvc repro
+	$(RUN) $(TICK) repro dvc repro --force
 	$(RUN) python -m catdog check-lock --reproduced
 
 test-fast: $(STAMP) ## Run the fast tier (no real dvc runs, nothing that waits many seconds): under a minute
@@ -77,7 +78,7 @@ compare: $(STAMP) ## The experiments side by side: params that differ, key metri
 
 # For example: make cross-check ARGS="--x86 Nehalem --iterations 200" (see scripts/cross_check.sh --help)
 cross-check: $(STAMP) ## Compare the stage outputs on emulated aarch64 with this machine (ARGS: see scripts/cross_check.sh --help)
-	scripts/cross_check.sh $(ARGS)
+	set -f; scripts/cross_check.sh $$ARGS
 
 plots: $(STAMP) ## Write dvc_plots/: the plots as a page that needs no network, and as SVG images
 	$(RUN) $(TICK) plots python -m catdog plots

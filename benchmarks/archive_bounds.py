@@ -37,9 +37,7 @@ from catdog.params import DataParams
 def rchar():
     return int(dict(l.split(': ') for l in Path('/proc/self/io').read_text().splitlines())['rchar'])
 path = sys.argv[1]
-params = DataParams(train_dir=path, test_dir=path, test_fraction=0.2, split_seed=0, image_size=32,
-                    workers=1, fast_decode=False, max_file_mb=100, max_pixels=10**8,
-                    max_archive_gb=20, max_header_kb=1024, max_member_seconds=60)
+params = DataParams(train_dir=path, test_dir=path, image_size=32, workers=1)
 before, start = rchar(), time.perf_counter()
 try:
     manifest, _ = ingest(params, progress=False)

@@ -37,10 +37,8 @@ def sequential(paths: list[str], size: int) -> np.ndarray:
 
 
 def project(folder: str, size: int, fast: bool, workers: int = 0):
-    params = DataParams(train_dir=folder, test_dir=folder, test_fraction=0.2, split_seed=0,
-                        image_size=size, workers=workers, fast_decode=fast, max_file_mb=100,
-                        max_pixels=100_000_000, max_archive_gb=20, max_header_kb=1024,
-                        max_member_seconds=60)
+    params = DataParams(train_dir=folder, test_dir=folder, image_size=size, workers=workers,
+                        fast_decode=fast)
     manifest, splits = ingest(params, progress=False)
     return manifest, splits
 

@@ -40,9 +40,8 @@ from catdog.dataset import ingest
 from catdog.params import DataParams
 from catdog.storage import save_npz, write_csv
 folder, size, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-manifest, splits = ingest(DataParams(train_dir=folder, test_dir=folder, test_fraction=0.2,
-                                     split_seed=0, image_size=size, workers=0, fast_decode=False,
-                                     max_file_mb=100, max_pixels=100_000_000), progress=False)
+manifest, splits = ingest(DataParams(train_dir=folder, test_dir=folder, image_size=size),
+                          progress=False)
 for name, split in splits.items():
     save_npz(f"{out}/{name}.npz", images=split.images, labels=split.labels,
              paths=np.array(split.paths, dtype=str))

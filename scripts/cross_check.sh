@@ -30,7 +30,8 @@ MACHINE (one of):
                    docs/cross-check.md for the time each stage takes.
   --stages LIST    the stages to run on MACHINE, in order (default: every stage of dvc.yaml,
                    in its order); the stages left out give it this machine's outputs, e.g.
-                   --stages "train evaluate" trains on this machine's features
+                   --stages "train evaluate" (or train,evaluate, as make cross-check's ARGS
+                   must write it) trains on this machine's features
   --isolate        each stage reads this machine's outputs of the stages before it, not the
                    ones MACHINE made: what differs is that stage's own doing (without it, a
                    difference carries on down the pipeline, as it would for a user)
@@ -56,6 +57,9 @@ venv_python=$repo/.venv/bin/python
 machine=aarch64 cpu="" kernel="" iterations="" isolate=false probe=false keep=false
 stages=""
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/catdog-cross
+# pip's choice of wheels for the emulated aarch64 Python
+aarch64_wheels=(--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
+                --python-version 3.11 --implementation cp --abi cp311 --only-binary=:all:)
 while (($#)); do
     case $1 in
         --aarch64) machine=aarch64; shift ;;
@@ -64,7 +68,7 @@ while (($#)); do
         --kernel) (($# >= 2)) || fail "--kernel needs an OpenBLAS core type, e.g. Sandybridge"
                   machine=kernel; kernel=$2; shift 2 ;;
         --iterations) (($# >= 2)) || fail "--iterations needs a number"; iterations=$2; shift 2 ;;
-        --stages) (($# >= 2)) || fail "--stages needs a list"; stages=$2; shift 2 ;;
+        --stages) (($# >= 2)) || fail "--stages needs a list"; stages=${2//,/ }; shift 2 ;;
         --isolate) isolate=true; shift ;;
         --probe) probe=true; shift ;;
         --cache) (($# >= 2)) || fail "--cache needs a folder"; cache=$2; shift 2 ;;
@@ -150,13 +154,11 @@ setup_site() {
     [[ -e $site/.complete ]] && return
     say "fetching the aarch64 wheels of $(wc -l <<<"$wanted") packages into $site"
     printf '%s\n' "$wanted" >"$cache/requirements-$hash.txt"
-    local platform=(--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
-                    --python-version 3.11 --implementation cp --abi cp311 --only-binary=:all:)
-    "$venv_python" -m pip download --quiet --no-deps "${platform[@]}" -d "$cache/wheels" \
+    "$venv_python" -m pip download --quiet --no-deps "${aarch64_wheels[@]}" -d "$cache/wheels" \
         -r "$cache/requirements-$hash.txt" >&2 || fail "pip download of the aarch64 wheels failed"
     rm -rf "$site"
     "$venv_python" -m pip install --quiet --no-deps --no-index --find-links "$cache/wheels" \
-        "${platform[@]}" --target "$site" -r "$cache/requirements-$hash.txt" >&2 \
+        "${aarch64_wheels[@]}" --target "$site" -r "$cache/requirements-$hash.txt" >&2 \
         || fail "pip install --target $site failed"
     touch "$site/.complete"
 }
@@ -211,9 +213,8 @@ if $probe; then
         numpy_pin=$(grep -E '^numpy==' "$repo/requirements.txt") || fail "no numpy pin in requirements.txt"
         site=$cache/site-probe-${numpy_pin#numpy==}
         if [[ ! -e $site/.complete ]]; then
-            "$venv_python" -m pip install --quiet --no-deps --only-binary=:all: --target "$site" \
-                --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
-                --python-version 3.11 --implementation cp --abi cp311 "$numpy_pin" >&2 \
+            "$venv_python" -m pip install --quiet --no-deps "${aarch64_wheels[@]}" --target "$site" \
+                "$numpy_pin" >&2 \
                 || fail "pip install of the aarch64 $numpy_pin wheel failed"
             touch "$site/.complete"
         fi

@@ -86,12 +86,13 @@ def end_with_parent() -> None:
         raise KeyboardInterrupt  # the parent died between the two reads
     if "DVC_STAGE" not in os.environ:
         return  # started by hand: the parent is the user's shell
-    if "dvc" in _names(parent):
+    names = _names(parent)
+    if "dvc" in names:
         return
     # DVC names the stage in DVC_STAGE: a parent that is neither dvc nor a shell it started
     # means the stage was orphaned before it got here, and left to init.
     dvc = _parent_of(parent)
-    if _names(parent) & _SHELLS and "dvc" in _names(dvc):
+    if names & _SHELLS and "dvc" in _names(dvc):
         try:
             pidfd = os.pidfd_open(dvc)
         except OSError:

@@ -45,7 +45,7 @@ def stale_stages(status: dict) -> list[str]:
     return problems
 
 
-def _outputs(lock: dict) -> dict[tuple[str, str], str]:
+def lock_outputs(lock: dict | None) -> dict[tuple[str, str], str]:
     """(stage, path) -> md5 of every recorded output."""
     found = {}
     for stage, entry in (lock or {}).get("stages", {}).items():
@@ -56,7 +56,7 @@ def _outputs(lock: dict) -> dict[tuple[str, str], str]:
 
 def lock_differences(committed: dict, current: dict) -> list[str]:
     """One line per output whose recorded hash differs between two dvc.lock contents."""
-    before, after = _outputs(committed), _outputs(current)
+    before, after = lock_outputs(committed), lock_outputs(current)
     lines = []
     for key in sorted(before.keys() | after.keys()):
         stage, path = key

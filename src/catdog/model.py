@@ -20,7 +20,7 @@ from catdog import exact as ex
 from catdog.forward import CHUNK, Inputs, forward_logits
 from catdog.memory import format_bytes, machine_memory
 from catdog.network import Parameters
-from catdog.parallel import Workers, blas_threads
+from catdog.parallel import Workers, blas_threads, resolve_threads
 from catdog.scaling import InputScaling, scaling_from_arrays
 from catdog.storage import DAMAGE, damaged, save_npz
 
@@ -28,9 +28,10 @@ PARAMETER_NAMES = ("W1", "b1", "W2", "b2")
 # Every array a model file may hold that is used; anything else in the file is never read.
 MODEL_KEYS = (*PARAMETER_NAMES, "image_size", "channel_order", "label_names", "pixel_scale",
               "input_scaling", "input_mean", "input_std")
+BATCH = 256  # photos per forward pass when classifying (catdog.predict)
 # Photos held at once while classifying, per input: a batch of uint8 photos and its mirror
 # images (predict), and each thread's float64 chunk of the forward pass.
-PHOTOS_HELD = 2 * 256
+PHOTOS_HELD = 2 * BATCH
 FORWARD_THREADS = 0  # one per core; the probabilities do not depend on it
 
 
@@ -144,7 +145,7 @@ def _read_arrays(npz, source: str) -> dict[str, np.ndarray]:
     else:
         n_x = 0
     held = sum(math.prod(shape) * dtype.itemsize for shape, dtype in declared.values())
-    threads = os.cpu_count() or 1
+    threads = resolve_threads(FORWARD_THREADS)
     need = held + n_x * (PHOTOS_HELD + 8 * CHUNK * threads)
     memory = machine_memory()
     if need > memory:
@@ -159,8 +160,6 @@ def _model_from(arrays: dict[str, np.ndarray], source: str) -> Model:
     missing = [k for k in (*PARAMETER_NAMES, "image_size") if k not in arrays]
     if missing:
         raise ValueError(f"{source}: not a catdog model (missing {', '.join(missing)})")
-    if arrays["image_size"].shape != () or not np.issubdtype(arrays["image_size"].dtype, np.integer):
-        raise ValueError(f"{source}: image_size must be one whole number")
     image_size = int(arrays["image_size"])
     n_x = 3 * image_size * image_size
     W1 = arrays["W1"]

@@ -22,10 +22,9 @@ from catdog.dataset import CHUNK, NOT_AN_IMAGE, _Entry, decode_batches, find_ent
 from catdog.errors import CatdogError
 from catdog.images import DEFAULT_LIMITS, Limits
 from catdog.labels import IMAGE_SUFFIXES, printable
-from catdog.model import Model, load_model
+from catdog.model import BATCH, Model, load_model
 from catdog.storage import write_csv
 
-BATCH = 256  # photos per forward pass
 DEFAULT_MODEL = "models/model.npz"
 DEFAULT_THRESHOLD = 0.5  # the tutorial's, for a model no dvc.lock records as evaluated
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from catdog.errors import CatdogError
+from catdog.lockcheck import lock_outputs
 from catdog.params import read_yaml
 
 LOCK = "dvc.lock"
@@ -24,9 +25,9 @@ class RebuildError(CatdogError):
 
 def recorded_outputs() -> dict[str, tuple[str, str]]:
     """Each output path in dvc.lock -> (the stage writing it, its md5 or "")."""
-    stages = (read_yaml(LOCK) or {}).get("stages", {}) if os.path.exists(LOCK) else {}
-    return {os.path.normpath(out["path"]): (name, out.get("md5", ""))
-            for name, stage in stages.items() for out in stage.get("outs", [])}
+    lock = read_yaml(LOCK) if os.path.exists(LOCK) else None
+    return {os.path.normpath(path): (stage, md5)
+            for (stage, path), md5 in lock_outputs(lock).items()}
 
 
 def cache_copy(md5: str) -> str:
@@ -37,14 +38,9 @@ def cache_copy(md5: str) -> str:
         return repo.cache.local.oid_to_path(md5)
 
 
-def remove(path: str) -> str:
+def remove(path: str, outputs: dict[str, tuple[str, str]]) -> str:
     """Remove a damaged output and its cache copy; returns the stage that writes it."""
-    outputs = recorded_outputs()
-    key = os.path.normpath(path)
-    if key not in outputs:
-        raise RebuildError(f"{path} is not an output recorded in {LOCK}; "
-                           f"outputs: {', '.join(sorted(outputs)) or 'none yet'}")
-    stage, md5 = outputs[key]
+    stage, md5 = outputs[os.path.normpath(path)]
     if md5:
         copy = cache_copy(md5)
         if os.path.lexists(copy):
@@ -59,7 +55,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="catdog rebuild", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", metavar="FILE", help="outputs recorded in dvc.lock")
     args = parser.parse_args(argv)
-    stages = sorted({remove(path) for path in args.files})
+    outputs = recorded_outputs()
+    for path in args.files:  # every file checked before any is removed
+        if os.path.normpath(path) not in outputs:
+            raise RebuildError(f"{path} is not an output recorded in {LOCK}; "
+                               f"outputs: {', '.join(sorted(outputs)) or 'none yet'}")
+    stages = sorted({remove(path, outputs) for path in args.files})
     print(f"rebuild: removed {', '.join(args.files)} and the cache copies; running dvc repro",
           flush=True)
     return subprocess.run([sys.executable, "-m", "dvc", "repro", *stages]).returncode

@@ -38,12 +38,6 @@ if os.environ.get("CATDOG_PEAK_FILE"):
 _hook_dir: Path | None = None
 
 
-def own_peak_rss() -> int:
-    """This process's peak resident memory in bytes (VmHWM)."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
-
-
 def with_peak_hook(env: dict[str, str], peak_file: Path) -> dict[str, str]:
     """`env` in which every Python process appends its peak memory and lifetime to `peak_file`
     as it exits (read them with `peak_records`)."""

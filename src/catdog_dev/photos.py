@@ -21,9 +21,6 @@ def write_photo(path: Path, rng: np.random.Generator, height: int = 40, width: i
 
 def data_params(train_dir: Path | str, test_dir: Path | str = "", **changes) -> DataParams:
     """No test_dir: split train_dir."""
-    values = dict(train_dir=str(train_dir), test_dir=str(test_dir or train_dir), test_fraction=0.2,
-                  split_seed=0, image_size=16, workers=2, fast_decode=False, max_file_mb=100,
-                  max_pixels=100_000_000, max_archive_gb=20, max_header_kb=1024,
-                  max_member_seconds=60)
-    values.update(changes)
-    return DataParams(**values)
+    values = dict(train_dir=str(train_dir), test_dir=str(test_dir or train_dir), image_size=16,
+                  workers=2)  # the rest: the settings' defaults
+    return DataParams(**{**values, **changes})
