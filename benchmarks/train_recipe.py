@@ -3,13 +3,14 @@
     python benchmarks/train_recipe.py --photos /tmp/dogs-vs-cats-21k-96px \
         [--test-photos ../shared/data/dogs-vs-cats-2k] [--torch-python /tmp/torchvenv/bin/python]
 
-A copy of the project with the recipe of the Makefile's PHOTOS_RECIPE (what `make photos`
-runs) is prepared under the temp folder and `dvc repro featurize` run there (not timed, kept for
-the next run). Then the train stage runs as `dvc repro` runs it, in its own process: wall time,
-training time per epoch, time to the best epoch and peak resident memory. With a Python that
-can import torch (optional, never a dependency of the project), the same network, batch size,
-optimizer, schedule, augmentation and per-epoch metrics run in PyTorch on the same arrays,
-also in their own process. Both use the same number of threads.
+A copy of the project with the recipe of the Makefile's PHOTOS_RECIPE (what `make photos` runs)
+is prepared under the temp folder and `dvc repro featurize` run there (not timed, kept for the
+next run, which copies in the code it measures). Then the train stage runs as `dvc repro` runs
+it, in its own process: wall time, training time per epoch, time to the best epoch and peak
+resident memory. With a Python that can import torch (optional, never a dependency of the
+project), the same network, batch size, optimizer, schedule, augmentation and per-epoch metrics
+run in PyTorch on the same arrays, also in their own process. Both use the same number of
+threads.
 """
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ def prepare(photos: Path, test_photos: Path | None, threads: int) -> Path:
             shutil.rmtree(root)
         repo = Repo.create(root, **sections)
         repo.repro("featurize")
+    else:
+        Repo(root).refresh_code()  # the featurized data is kept; the code is this checkout's
     return root
 
 

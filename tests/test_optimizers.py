@@ -173,6 +173,29 @@ def test_adam_defaults_are_the_papers_and_count_steps():
     assert adam.t == len(grads)
 
 
+def test_adam_rounds_as_its_formulas_in_the_weights_dtype():
+    # Each of v, s and the step is rounded as the formulas written in float32 round, whatever
+    # the implementation does in place: the same bits, not only close ones.
+    f32 = np.float32
+    p0 = few_parameters(f32)
+    grads = [{k: (g * 10.0 ** e).astype(f32) for k, g in gs.items()}
+             for gs, e in zip(gradient_sequence(6, 4), (0, -3, 2, -8, 1, 0))]
+    got = run(Adam(), p0, grads, 0.01)
+    b1, b2, eps, lr = f32(0.9), f32(0.999), f32(1e-8), f32(0.01)
+    p, v, s = dict(p0), {k: 0 for k in p0}, {k: 0 for k in p0}
+    b1_t = b2_t = 1.0
+    for g in grads:
+        b1_t, b2_t = b1_t * 0.9, b2_t * 0.999
+        c1, c2 = f32(1 - b1_t), f32(1 - b2_t)
+        for k in p:
+            d = g["d" + k]
+            v[k] = b1 * v[k] + (1 - b1) * d
+            s[k] = b2 * s[k] + (1 - b2) * (d * d)
+            p[k] = p[k] - lr * ((v[k] / c1) / (np.sqrt(s[k] / c2) + eps))
+    for k in p:
+        assert got[k].dtype == np.float32 and np.array_equal(got[k], p[k]), k
+
+
 def test_make_optimizer_passes_its_default_betas_in_order():
     grads = gradient_sequence(4)
     p0 = few_parameters(np.float64)

@@ -67,11 +67,25 @@ class Adam:
         self.t += 1
         self.beta1_t *= self.beta1
         self.beta2_t *= self.beta2
-        self.v = {k: b1 * self.v[k] + (1 - b1) * g for k, g in grads.items()}
-        self.s = {k: b2 * self.s[k] + (1 - b2) * (g * g) for k, g in grads.items()}
         c1 = dtype(1 - self.beta1_t)
         c2 = dtype(1 - self.beta2_t)
-        steps = {k: (self.v[k] / c1) / (np.sqrt(self.s[k] / c2) + eps) for k in grads}
+        steps = {}
+        for k, g in grads.items():
+            # In place, operation for operation the formulas above (the same roundings, so the
+            # same bits): the running means are this optimizer's own arrays.
+            v, s, term = self.v[k], self.s[k], (1 - b1) * g
+            v *= b1
+            v += term                               # b1 v + (1 - b1) g
+            np.multiply(g, g, out=term)
+            term *= 1 - b2
+            s *= b2
+            s += term                               # b2 s + (1 - b2) g^2
+            np.divide(s, c2, out=term)
+            np.sqrt(term, out=term)
+            term += eps
+            step = v / c1
+            step /= term                            # (v / c1) / (sqrt(s / c2) + eps)
+            steps[k] = step
         return update_parameters(parameters, steps, learning_rate)
 
 

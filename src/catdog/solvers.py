@@ -6,7 +6,7 @@ chunk runs single-threaded BLAS, partial sums are added in chunk order. So the t
 changes the speed only, never a bit of the result.
 
 - `BlockedSolver` keeps X as uint8 pixels, example-major, and walks a batch (the whole set, or
-  a mini-batch) in chunks of `CHUNK` examples: a chunk is scaled (and augmented) into a
+  a mini-batch) in chunks (`Inputs.chunk` examples): a chunk is scaled (and augmented) into a
   cache-sized float buffer and both of its products run while it is in cache. It runs any
   optimizer, weight decay and augmentation.
 - `GramSolver` (full-batch gradient descent only) uses that every W1 update lies in the span of
@@ -26,7 +26,6 @@ import numpy as np
 from catdog.augment import Augmentation, Draws
 from catdog import exact as ex
 from catdog.forward import (
-    CHUNK,
     Inputs,
     chunk_buffer,
     chunk_forward,
@@ -97,7 +96,7 @@ def gradient_pass(parameters: Parameters, inputs: Inputs, Y: np.ndarray, index: 
 
     cost, total, Z2 = 0.0, None, []
     with np.errstate(over="ignore", invalid="ignore"):
-        for c, sums, z in workers.map(one, chunks(k, CHUNK)):   # in chunk order
+        for c, sums, z in workers.map(one, chunks(k, inputs.chunk)):   # in chunk order
             cost += c
             Z2.append(z)
             if total is None:
@@ -305,7 +304,7 @@ class GramSolver:
         def one(bounds):
             block = inputs.block(slice(*bounds), chunk_buffer(self.workers, inputs))
             return W1_0.times(block, dtype)
-        parts = list(self.workers.map(one, chunks(inputs.m, CHUNK)))
+        parts = list(self.workers.map(one, chunks(inputs.m, inputs.chunk)))
         return np.concatenate(parts, axis=1)
 
     def _add_K(self, K: np.ndarray, F: np.ndarray, F_held: np.ndarray) -> None:
@@ -355,8 +354,8 @@ class GramSolver:
         """W1 = W1_0 + C X^T, built chunk by chunk in example order."""
         C, rest = snapshot
         W1 = self.W1_0.copy()
-        buf = np.empty((CHUNK, self.inputs.examples.n_x), self.inputs.buffer_dtype())
-        for start, stop in chunks(self.inputs.m, CHUNK):
+        buf = np.empty((self.inputs.chunk, self.inputs.examples.n_x), self.inputs.buffer_dtype())
+        for start, stop in chunks(self.inputs.m, self.inputs.chunk):
             W1 += self.inputs.times_inputs(C[:, start:stop], self.inputs.block(slice(start, stop), buf))
         return {"W1": W1, **rest}
 

@@ -56,6 +56,14 @@ class Repo:
         repo.commit("project")
         return repo
 
+    def refresh_code(self) -> None:
+        """This checkout's stage scripts and library in place of the copy's (a copy kept from
+        an earlier run for its data must still run the code being measured)."""
+        for name in ("stages", "src/catdog"):
+            shutil.rmtree(self.root / name)
+            shutil.copytree(PROJECT / name, self.root / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+
     def copy(self, root: Path) -> "Repo":
         shutil.copytree(self.root, root, symlinks=True)
         return Repo(root)
