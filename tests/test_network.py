@@ -245,10 +245,13 @@ def test_symmetric_tiles_multiply_like_the_whole_matrix():
 
     A = np.random.RandomState(2).randn(23, 7)
     S = A @ A.T
-    V = np.random.RandomState(3).randn(23, 4)
     tiles = SymmetricTiles(S, size=5)  # 23 is not a multiple of 5: ragged last tiles
     assert len(tiles.tiles) == 15
-    np.testing.assert_allclose(tiles.times(V), S @ V, rtol=1e-12, atol=1e-12)
+    for k in (4, 16, 20):  # padded with zero columns, or not
+        V = np.random.RandomState(k).randn(23, k)
+        got = tiles.times(V)
+        assert got.shape == (23, k)
+        np.testing.assert_allclose(got, S @ V, rtol=1e-12, atol=1e-12)
 
 
 def test_xavier_scales_each_layer_by_its_own_fans():

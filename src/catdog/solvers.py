@@ -46,6 +46,10 @@ from catdog.parallel import Workers, chunks
 TILE = 1024         # Gram matrix tile: 4 MB of float32, stays in cache for its second use
 FEATURE_BLOCK_BYTES = 48 << 20  # floats converted at once when building the Gram matrix
 GRADIENTS = ("dW1", "db1", "dW2", "db2")
+# Columns of the thin matrix a Gram tile multiplies, rounded up to this many: OpenBLAS runs a
+# (1024, 1024) tile times 16 columns faster than times 10 (0.45 against 0.49 ms; the mirror
+# image 0.61 against 0.64 ms, on one core of this machine).
+PAD = 16
 
 
 class Solver(Protocol):
@@ -208,6 +212,10 @@ class SymmetricTiles:
 
     def times(self, V: np.ndarray, workers: Workers | None = None) -> np.ndarray:
         """S V for V of shape (m, k)."""
+        k = V.shape[1]
+        if k % PAD:  # zero columns make the BLAS faster: see PAD
+            V = np.concatenate([V, np.zeros((len(V), PAD - k % PAD), V.dtype)], axis=1)
+            return self.times(V, workers)[:, :k]
         s = self.size
 
         def one(tile):
