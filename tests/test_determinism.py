@@ -31,6 +31,10 @@ RECIPES = {
     "adam mini-batches": dict(m=700, batch_size=200, optimizer="adam", input_scaling="standardize",
                               augment_flip=True, augment_shift=1, weight_decay=0.01,
                               validation_fraction=0.2, lr_schedule="cosine", init="xavier"),
+    # fast arithmetic has chunks of its own size: several of them per pass, and per batch
+    "blocked, fast": dict(solver="blocked", m=700, arithmetic="fast"),
+    "adam mini-batches, fast": dict(m=700, batch_size=300, optimizer="adam", augment_flip=True,
+                                    weight_decay=0.01, arithmetic="fast"),
 }
 
 
