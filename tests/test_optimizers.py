@@ -254,3 +254,56 @@ def test_unknown_names_are_refused():
         make_optimizer("sgd")
     with pytest.raises(ValueError, match="unknown schedule 'linear'"):
         learning_rate_at(0, 10, 0.1, "linear")
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
+def test_steps_shared_out_by_rows_give_the_same_bits(optimizer):
+    # 300 rows of 1000: several blocks of rows (by_rows), each block on whichever thread.
+    from catdog.parallel import Workers
+
+    rng = np.random.default_rng(5)
+    p0 = {"W1": rng.standard_normal((300, 1000)).astype(np.float32),
+          "b1": rng.standard_normal((300, 1)).astype(np.float32),
+          "W2": rng.standard_normal((1, 300)).astype(np.float32),
+          "b2": np.zeros((1, 1), np.float32)}
+    grads = [{"d" + k: rng.standard_normal(v.shape).astype(np.float32) for k, v in p0.items()}
+             for _ in range(3)]
+    before = {k: v.copy() for k, v in p0.items()}
+    results = []
+    for threads in (None, 1, 3):
+        workers = None if threads is None else Workers(threads)
+        opt, p = make_optimizer(optimizer), dict(p0)
+        try:
+            for g in grads:
+                p = opt.update(p, g, 0.01, workers)
+        finally:
+            if workers is not None:
+                workers.close()
+        results.append(p)
+    for p in results[1:]:
+        for k in p0:
+            assert np.array_equal(p[k], results[0][k]), k
+    assert not np.array_equal(results[0]["W1"], p0["W1"])  # it stepped
+    for k in p0:  # new arrays: the weights a snapshot holds never change
+        assert np.array_equal(p0[k], before[k]), k
+
+
+def test_by_rows_covers_every_row_once_in_blocks_fixed_by_the_shape():
+    from catdog.parallel import ROW_BLOCK_ELEMENTS, Workers, by_rows
+
+    seen = []
+    workers = Workers(3)
+    try:
+        for shape in ((1000, 300), (7, 5), (ROW_BLOCK_ELEMENTS * 3 + 1,), (3, 0)):
+            parts = []
+            by_rows(workers, shape, parts.append)
+            covered = np.concatenate([np.arange(shape[0])[part] for part in parts])
+            assert sorted(covered.tolist()) == list(range(shape[0])), shape
+            seen.append(sorted((p.start, p.stop) for p in parts))
+    finally:
+        workers.close()
+    assert len(seen[0]) == -(-1000 // (ROW_BLOCK_ELEMENTS // 300))  # blocks of whole rows
+    assert seen[1] == [(0, 7)]
+    parts = []
+    by_rows(None, (1000, 300), parts.append)
+    assert parts == [slice(None)]

@@ -4,31 +4,54 @@ An optimizer turns the gradients of one step into new parameters. Gradient desce
 tutorial's rule (`network.update_parameters`); momentum and Adam keep running averages of the
 gradients, written as in the same course (exponentially weighted averages, bias-corrected for
 Adam). Every optimizer works on parameter dicts {"W1", "b1", "W2", "b2"} and gradient dicts
-{"dW1", ...} of any shapes and returns a new dict.
+{"dW1", ...} of any shapes and returns a new dict. Their arithmetic is elementwise, so it can be
+shared out to threads by blocks of rows without changing a bit.
 """
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
-from catdog.network import Parameters, update_parameters
+from catdog.network import Parameters
+from catdog.parallel import Workers, by_rows
 
 OPTIMIZERS = ("gd", "momentum", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 
 
 class Optimizer(Protocol):
-    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
-        """The parameters after one step against `grads`."""
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float,
+               workers: Workers | None = None) -> Parameters:
+        """The parameters after one step against `grads` (new arrays); with `workers`, the
+        elementwise work is shared out to their threads by blocks of rows."""
+
+
+def _step(parameters: Parameters, grads: Parameters, learning_rate: float,
+          workers: Workers | None, direction: Callable[[str, slice], np.ndarray]) -> Parameters:
+    """theta - lr * direction for each parameter theta, block of rows by block of rows;
+    `direction(name, rows)` gives those rows of the step before the learning rate."""
+    lr = np.asarray(learning_rate, dtype=parameters["W1"].dtype)
+    new = {}
+    for name, theta in parameters.items():
+        out = np.empty_like(theta)
+
+        def rows(part: slice, name: str = name, theta: np.ndarray = theta,
+                 out: np.ndarray = out) -> None:
+            np.subtract(theta[part], lr * direction(name, part), out=out[part])
+        by_rows(workers, theta.shape, rows)
+        new[name] = out
+    return new
 
 
 class GradientDescent:
-    """theta <- theta - lr * d_theta."""
+    """theta <- theta - lr * d_theta (`network.update_parameters`, by blocks of rows)."""
 
-    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
-        return update_parameters(parameters, grads, learning_rate)
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float,
+               workers: Workers | None = None) -> Parameters:
+        return _step(parameters, grads, learning_rate, workers,
+                     lambda name, part: grads["d" + name][part])
 
 
 class Momentum:
@@ -37,13 +60,20 @@ class Momentum:
     def __init__(self, beta: float = 0.9):
         self.beta, self.v = beta, None
 
-    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float,
+               workers: Workers | None = None) -> Parameters:
         if self.v is None:
             self.v = {k: np.zeros_like(g) for k, g in grads.items()}
         dtype = parameters["W1"].dtype.type
         beta = dtype(self.beta)
-        self.v = {k: beta * self.v[k] + (1 - beta) * g for k, g in grads.items()}
-        return update_parameters(parameters, self.v, learning_rate)
+
+        def direction(name: str, part: slice) -> np.ndarray:
+            # In place, operation for operation beta v + (1 - beta) g: the same roundings.
+            v, term = self.v["d" + name][part], (1 - beta) * grads["d" + name][part]
+            v *= beta
+            v += term
+            return v
+        return _step(parameters, grads, learning_rate, workers, direction)
 
 
 class Adam:
@@ -58,7 +88,8 @@ class Adam:
         self.t, self.v, self.s = 0, None, None
         self.beta1_t, self.beta2_t = 1.0, 1.0  # beta^t by products: pow() differs by C library
 
-    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float) -> Parameters:
+    def update(self, parameters: Parameters, grads: Parameters, learning_rate: float,
+               workers: Workers | None = None) -> Parameters:
         if self.v is None:
             self.v = {k: np.zeros_like(g) for k, g in grads.items()}
             self.s = {k: np.zeros_like(g) for k, g in grads.items()}
@@ -69,11 +100,13 @@ class Adam:
         self.beta2_t *= self.beta2
         c1 = dtype(1 - self.beta1_t)
         c2 = dtype(1 - self.beta2_t)
-        steps = {}
-        for k, g in grads.items():
+
+        def direction(name: str, part: slice) -> np.ndarray:
             # In place, operation for operation the formulas above (the same roundings, so the
             # same bits): the running means are this optimizer's own arrays.
-            v, s, term = self.v[k], self.s[k], (1 - b1) * g
+            key = "d" + name
+            g, v, s = grads[key][part], self.v[key][part], self.s[key][part]
+            term = (1 - b1) * g
             v *= b1
             v += term                               # b1 v + (1 - b1) g
             np.multiply(g, g, out=term)
@@ -85,8 +118,8 @@ class Adam:
             term += eps
             step = v / c1
             step /= term                            # (v / c1) / (sqrt(s / c2) + eps)
-            steps[k] = step
-        return update_parameters(parameters, steps, learning_rate)
+            return step
+        return _step(parameters, grads, learning_rate, workers, direction)
 
 
 def make_optimizer(name: str, beta1: float = 0.9, beta2: float = 0.999) -> Optimizer:

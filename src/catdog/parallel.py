@@ -7,6 +7,7 @@ who computes which chunk, so 1, 2 or 16 threads give the same bits, only faster.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
 R = TypeVar("R")
+ROW_BLOCK_ELEMENTS = 1 << 17  # elementwise work per block of rows: 512 KB of float32
 
 
 def resolve_threads(threads: int) -> int:
@@ -108,3 +110,14 @@ class Workers:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
+
+
+def by_rows(workers: Workers | None, shape: tuple[int, ...], fn: Callable[[slice], None]) -> None:
+    """fn(rows) over blocks of the rows of an array of `shape`, fixed by the shape, shared out
+    to the workers' threads (all at once without workers). For elementwise arithmetic only,
+    where each element's result is its own: the blocks decide who computes what, nothing else."""
+    if workers is None or not shape:
+        fn(slice(None))
+        return
+    rows = max(1, ROW_BLOCK_ELEMENTS // max(1, math.prod(shape[1:])))
+    list(workers.map(lambda bounds: fn(slice(*bounds)), chunks(shape[0], rows)))

@@ -41,7 +41,7 @@ from catdog.network import (
     update_parameters,
 )
 from catdog.optimizers import GradientDescent, Optimizer
-from catdog.parallel import Workers, chunks
+from catdog.parallel import Workers, by_rows, chunks
 
 TILE = 1024         # Gram matrix tile: 4 MB of float32, stays in cache for its second use
 FEATURE_BLOCK_BYTES = 48 << 20  # floats converted at once when building the Gram matrix
@@ -103,8 +103,8 @@ def gradient_pass(parameters: Parameters, inputs: Inputs, Y: np.ndarray, index: 
         for c, sums, z in workers.map(one, chunks(k, inputs.chunk)):   # in chunk order
             cost += c
             Z2.append(z)
-            if total is None:
-                total = {g: sums[g].copy() for g in GRADIENTS}
+            if total is None:  # each chunk's sums are new arrays: the first one's become the total
+                total = {g: sums[g] for g in GRADIENTS}
             else:
                 for g in GRADIENTS:
                     total[g] += sums[g]
@@ -167,13 +167,22 @@ class BlockedSolver(_WeightsSolver):
             cost, sums, Z2 = gradient_pass(self.parameters, self.inputs, self.Y, index,
                                            self.workers, self.augmentation, draws)
             total += cost
-            grads = {g: sums[g] / k for g in GRADIENTS}
-            if self.weight_decay:
-                wd = self.inputs.dtype.type(self.weight_decay)
-                grads["dW1"] = grads["dW1"] + wd * self.parameters["W1"]
-                grads["dW2"] = grads["dW2"] + wd * self.parameters["W2"]
-            self.parameters = self.optimizer.update(self.parameters, grads, learning_rate)
+            self.parameters = self.optimizer.update(self.parameters, self._means(sums, k),
+                                                    learning_rate, self.workers)
         return total / self.inputs.m, Z2 if self.whole_batch else None
+
+    def _means(self, sums: Parameters, k: int) -> Parameters:
+        """The mean gradients of a batch of k examples, weight decay added, computed in place
+        of their sums by blocks of rows on the workers (elementwise: the same bits)."""
+        wd = self.inputs.dtype.type(self.weight_decay)
+        for g in GRADIENTS:
+            def rows(part: slice, g: str = g) -> None:
+                mean = sums[g][part]
+                mean /= k
+                if self.weight_decay and g in ("dW1", "dW2"):
+                    mean += wd * self.parameters[g[1:]][part]
+            by_rows(self.workers, sums[g].shape, rows)
+        return {g: sums[g] for g in GRADIENTS}
 
 
 class SymmetricTiles:
