@@ -1,10 +1,11 @@
 """Stage check_params: check the whole params.yaml before any other stage runs.
 
 Every other stage depends on this stage's output, and this stage on every key of the file but
-those that change no result (train.threads, data.workers), so `dvc repro` stops here, before DVC removes any other stage's outputs, on a bad value, an
-unknown key, photos of which none carries a label (those are for predict) or a demo folder
-that must not be replaced. The output's content never changes: a params change reruns only
-the stages that read the changed value.
+those that change no result (train.threads, data.workers), so `dvc repro` stops here, before
+DVC removes any other stage's outputs, on a bad value, an unknown key, photos of which none
+carries a label (those are for predict) or a demo folder that must not be replaced. The
+output's content never changes: a params change reruns only the stages that read the changed
+value.
 """
 import os
 

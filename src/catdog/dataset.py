@@ -30,6 +30,7 @@ from catdog.split import stratified_mask
 
 CHUNK = 16             # photos per decoding task
 _CHUNK_BYTES = 4 << 20  # encoded bytes per task read from an archive, at most (but one photo)
+_TRIM_EVERY = 2048  # photos stacked between two hand-backs of freed memory: 24 MB at 64 x 64
 MANIFEST_COLUMNS = ["path", "split", "label", "status", "reason", "converted"]
 T = TypeVar("T")
 
@@ -402,9 +403,6 @@ def _stack(entries: list[_Entry], size: int) -> Split:
             release_freed_memory()
     return Split(images, np.array([e.label for e in entries], dtype=np.uint8),
                  [e.path for e in entries])
-
-
-_TRIM_EVERY = 2048  # photos: 24 MB at 64 x 64
 
 
 @functools.cache

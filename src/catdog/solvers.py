@@ -220,12 +220,11 @@ class SymmetricTiles:
         list(workers.map(one, self.tiles))
 
     def times(self, V: np.ndarray, workers: Workers | None = None) -> np.ndarray:
-        """S V for V of shape (m, k)."""
+        """S V for V of shape (m, k), in any layout (copied once, padded to PAD columns)."""
         k = V.shape[1]
-        if k % PAD:  # zero columns make the BLAS faster: see PAD
-            V = np.concatenate([V, np.zeros((len(V), PAD - k % PAD), V.dtype)], axis=1)
-            return self.times(V, workers)[:, :k]
-        s = self.size
+        padded = np.zeros((self.m, -(-k // PAD) * PAD), V.dtype)  # zero columns: see PAD
+        padded[:, :k] = V
+        V, s = padded, self.size
 
         def one(tile):
             i, j, T = tile
@@ -237,7 +236,7 @@ class SymmetricTiles:
             out[i:i + s] += own
             if mirror is not None:
                 out[j:j + s] += mirror
-        return out
+        return out[:, :k]
 
 
 class DenseGram:
@@ -342,7 +341,7 @@ class GramSolver:
         if self.exact:
             return self.G.times_left(V, self.workers, rows=len(self.C))
         # V G, computed as (G V^T)^T since G is symmetric
-        return self.G.times(np.ascontiguousarray(V.T), self.workers).T
+        return self.G.times(V.T, self.workers).T
 
     def step(self, learning_rate: float, with_cost: bool = True) -> tuple[float, np.ndarray]:
         m = self.inputs.m
